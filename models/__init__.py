@@ -1,0 +1,21 @@
+"""SQLAlchemy 2.0 models. The schema is created only by Alembic migrations (``likvid migrate``)."""
+
+from .base import Base
+from .collection import Hold, Letter, LetterClaim, Timer
+from .ledger import COMPONENTS, ENTRY_KINDS, Claim, CollectionCase, LedgerEntry, Payment
+from .messaging import (
+    BusinessClock,
+    DeadLetter,
+    OutboxMessage,
+    ParkedEvent,
+    ReceivedEvent,
+    RejectedEvent,
+    TimelineEntry,
+)
+from .parties import Creditor, Customer
+
+__all__ = [
+    "Base", "BusinessClock", "COMPONENTS", "Claim", "CollectionCase", "Creditor", "Customer",
+    "DeadLetter", "ENTRY_KINDS", "Hold", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
+    "ParkedEvent", "Payment", "ReceivedEvent", "RejectedEvent", "TimelineEntry", "Timer",
+]

@@ -1,2 +1,324 @@
-def main():
-    print("hi")
+"""The `likvid` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from likvid.clock import STOCKHOLM, parse_duration
+
+
+def _app() -> Any:
+    from likvid.policy import PolicyError
+    from likvid.service.app import bootstrap
+
+    try:
+        return bootstrap()
+    except PolicyError as exc:
+        raise click.ClickException(f"invalid policy configuration:\n{exc}") from None
+
+
+def _log_setup(verbose: bool = False) -> None:
+    from likvid.logs import setup_logging
+
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Likvid: invoice follow-up and debt collection for a Swedish municipality.
+
+    State lives under LIKVID_HOME (default ./var). See README.md.
+    """
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from likvid.migrate import upgrade
+
+    app = _app()
+    upgrade(app.db)
+    click.echo(f"database at head: {_safe_url(app.db)}")
+
+
+@cli.command()
+@click.option("--processes", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker process.")
+def up(processes: int, threads: int) -> None:
+    """Run the whole service: embedded Redis (unless LIKVID_REDIS_URL), workers, scheduler, relay."""
+    from likvid.runtime.service import Service, is_running
+
+    _log_setup()
+    app = _app()
+    if is_running(app.settings):
+        raise click.ClickException(f"an instance already runs for LIKVID_HOME={app.settings.home}")
+    service = Service(app.settings, processes=processes, threads=threads)
+    click.echo(f"likvid up: LIKVID_HOME={app.settings.home}; Ctrl-C stops it")
+    service.run_forever()
+
+
+@cli.command()
+@click.option("--processes", default=2, show_default=True)
+@click.option("--threads", default=4, show_default=True)
+@click.option("--queues", multiple=True, help="Queues to consume (ingest, steps, letters); default all.")
+def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
+    """Run dramatiq worker processes (scale each queue group alone with --queues)."""
+    app = _app()
+    os.environ.setdefault("LIKVID_REDIS_URL", app.settings.resolved_redis_url())
+    argv = [sys.executable, "-m", "dramatiq", "likvid.workers.main", "--processes", str(processes), "--threads", str(threads)]
+    if queues:
+        argv += ["--queues", *queues]
+    os.execv(sys.executable, argv)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the timer scheduler (several may run; no timer fires twice)."""
+    from likvid.workers import scheduler as sched
+
+    _log_setup()
+    _run_loop(lambda stop: sched.run(_app(), stop))
+
+
+@cli.command()
+def relay() -> None:
+    """Run the outbox relay (publishes committed messages to Redis)."""
+    from likvid.workers.broker import configure
+    from likvid.workers.relay import Relay
+
+    _log_setup()
+    app = _app()
+    url = app.settings.resolved_redis_url()
+    _run_loop(lambda stop: Relay(app, configure(url), url).run(stop))
+
+
+def _run_loop(fn: Any) -> None:
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    fn(stop)
+
+
+@cli.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--wait", is_flag=True, help="Return once everything the events caused has been processed.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds --wait waits at most.")
+def publish(source: Any, wait: bool, timeout: float) -> None:
+    """Publish events from a JSON-lines FILE (or - for standard input).
+
+    Prints one result line per event; exits 1 if any was rejected.
+    """
+    from likvid.service.publish import publish_lines
+    from likvid.service.progress import NotQuiet, wait_quiet
+
+    app = _app()
+    results, accepted = publish_lines(app, source)
+    for r in results:
+        click.echo(json.dumps(r, ensure_ascii=False))
+    if wait:
+        try:
+            wait_quiet(app, timeout, accepted)
+        except NotQuiet as exc:
+            raise click.ClickException(str(exc)) from None
+    if any(r["status"] == "rejected" for r in results):
+        sys.exit(1)
+
+
+@cli.group()
+def show() -> None:
+    """Look at a claim or a customer as the service sees it."""
+
+
+def _print(data: dict[str, Any] | None, as_json: bool, what: str) -> None:
+    from likvid.cli.render import human
+
+    if data is None:
+        raise click.ClickException(f"no such {what}")
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else human(data))
+
+
+@show.command("invoice")
+@click.argument("invoice_id")
+@click.option("--json", "as_json", is_flag=True)
+def show_invoice(invoice_id: str, as_json: bool) -> None:
+    from likvid.db import read_session
+    from likvid.service import show as show_service
+
+    with read_session(_app().db) as s:
+        _print(show_service.invoice(s, invoice_id), as_json, "invoice")
+
+
+@show.command("customer")
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True)
+def show_customer(customer_id: str, as_json: bool) -> None:
+    from likvid.db import read_session
+    from likvid.service import show as show_service
+
+    with read_session(_app().db) as s:
+        _print(show_service.customer(s, customer_id), as_json, "customer")
+
+
+@cli.group()
+def clock() -> None:
+    """The business clock (set and advance need LIKVID_CLOCK=simulated)."""
+
+
+@clock.command("show")
+def clock_show() -> None:
+    from likvid.db import read_session
+
+    app = _app()
+    with read_session(app.db) as s:
+        click.echo(app.clock.now(s).isoformat())
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0, 0), tzinfo=STOCKHOLM)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD or an ISO 8601 instant") from None
+    return value if value.tzinfo else value.replace(tzinfo=STOCKHOLM)
+
+
+@clock.command("set")
+@click.argument("when")
+@click.option("--wait", is_flag=True, help="Return once every step due by then has run.")
+@click.option("--timeout", default=600.0, show_default=True)
+def clock_set(when: str, wait: bool, timeout: float) -> None:
+    """Move the simulated clock forward to WHEN (YYYY-MM-DD or an ISO instant)."""
+    _advance(_parse_instant(when), wait, timeout)
+
+
+@clock.command("advance")
+@click.argument("duration")
+@click.option("--wait", is_flag=True, help="Return once every step due by then has run.")
+@click.option("--timeout", default=600.0, show_default=True)
+def clock_advance(duration: str, wait: bool, timeout: float) -> None:
+    """Advance the simulated clock by DURATION (14d, 2w, 36h)."""
+    from likvid.db import read_session
+
+    try:
+        delta = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    app = _app()
+    with read_session(app.db) as s:
+        now = app.clock.now(s)
+    _advance(now + delta, wait, timeout)
+
+
+def _advance(target: datetime, wait: bool, timeout: float) -> None:
+    from likvid.runtime.service import is_running
+    from likvid.service.progress import NotQuiet, advance_to, set_clock
+
+    app = _app()
+    if not app.clock.simulated:
+        raise click.ClickException("the clock can be moved only with LIKVID_CLOCK=simulated")
+    try:
+        if is_running(app.settings):
+            stops = advance_to(app, target, wait=wait, timeout=timeout)
+            click.echo(f"{target.isoformat()} ({stops} step instants on the way)")
+        else:
+            # Nothing runs the steps now; they catch up, each once, when the service starts.
+            set_clock(app, target)
+            click.echo(f"{target.isoformat()} (no running service: due steps run when it starts)")
+    except NotQuiet as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.group()
+def rejected() -> None:
+    """Events that were refused, with the reasons."""
+
+
+@rejected.command("list")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def rejected_list(limit: int, as_json: bool) -> None:
+    from sqlalchemy import select
+
+    from likvid.clock import from_db
+    from likvid.db import read_session
+    from likvid.models import RejectedEvent
+
+    with read_session(_app().db) as s:
+        rows = list(s.scalars(select(RejectedEvent).order_by(RejectedEvent.id.desc()).limit(limit)))
+        items = [{"received_at": from_db(r.received_at).isoformat(), "id": r.event_id, "type": r.event_type,
+                  "source": r.source, "reasons": r.reasons} for r in rows]
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("no rejected events")
+    for it in items:
+        reasons = "; ".join(f"{e['field']}: {e['reason']}" for e in it["reasons"])
+        click.echo(f"{it['received_at']}  {it['id'] or '-'}  {it['type'] or '-'}  {reasons}")
+
+
+@cli.group()
+def policy() -> None:
+    """The policy configuration."""
+
+
+@policy.command("show")
+def policy_show() -> None:
+    """Print the policy as a readable summary for staff."""
+    from likvid.cli.render import policy_summary
+
+    click.echo(policy_summary(_app().policy))
+
+
+@policy.command("default")
+def policy_default() -> None:
+    """Print the commented default policy file (a starting point for LIKVID_POLICY)."""
+    from likvid.policy import default_policy_text
+
+    click.echo(default_policy_text(), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Backlog: unprocessed outbox messages, timers due or in flight. Exit 1 if work is stuck."""
+    from likvid.service.progress import backlog
+
+    data = backlog(_app())
+    click.echo(json.dumps(data) if as_json else "\n".join(f"{k:22} {v}" for k, v in data.items()))
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the demo's state directory afterwards.")
+def demo(keep: bool) -> None:
+    """Three simulated months, about 20 customers, through the real pipeline."""
+    from likvid.demo import run_demo
+
+    run_demo(Path(os.environ.get("LIKVID_HOME", "./var")).resolve() / "demo", keep=keep)
+
+
+def _safe_url(url: str) -> str:
+    from likvid.runtime.service import _masked
+
+    return _masked(url)
+
+
+def main() -> None:
+    cli(prog_name="likvid")
+
+
+if __name__ == "__main__":
+    main()
+

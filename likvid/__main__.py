@@ -1,0 +1,3 @@
+from likvid.cli.main import main
+
+main()

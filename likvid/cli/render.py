@@ -1,0 +1,51 @@
+"""Human-readable output for the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from likvid.policy import CLAIM_KINDS, Policy
+from likvid.rules.money import format_kronor
+
+
+def human(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    timeline = data.get("timeline", [])
+    for key, value in data.items():
+        if key == "timeline":
+            continue
+        if isinstance(value, dict):
+            lines.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        elif isinstance(value, list):
+            lines.append(f"{key}: {len(value)}")
+            for item in value:
+                lines.append("  - " + ", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, {}, [])))
+        else:
+            lines.append(f"{key}: {value}")
+    if timeline:
+        lines.append("timeline:")
+        for t in timeline:
+            details = ", ".join(f"{k}={v}" for k, v in t["details"].items() if v not in (None, {}, []))
+            lines.append(f"  {t['at'][:16]}  {t['type']:<24} {details}")
+    return "\n".join(lines)
+
+
+def policy_summary(policy: Policy) -> str:
+    """The policy in words, per creditor and claim kind (POLICY.md goal: make the policy clear)."""
+    out = [f"Policy version {policy.version} ({policy.source})", ""]
+    for cid, creditor in policy.creditors.items():
+        out.append(f"{creditor.name} ({cid}), bankgiro {creditor.bankgiro}")
+        seen: dict[tuple[Any, ...], list[str]] = {}
+        for kind in CLAIM_KINDS:
+            st = policy.steps_for(cid, kind)
+            seen.setdefault(tuple(vars(st).items()), []).append(kind)
+        for items, kinds in seen.items():
+            st = dict(items)
+            out.append(f"  {', '.join(kinds)}:")
+            out.append(f"    reminder {st['reminder_after_days']} days after the due date, {st['reminder_days_to_pay']} days to pay"
+                       f" (fee {format_kronor(st['reminder_fee_ore'])} only where agreed)")
+            out.append(f"    collection demand {st['demand_after_days']} days after the reminder's deadline,"
+                       f" {st['demand_days_to_pay']} days to pay or object (fee {format_kronor(st['collection_fee_ore'])})")
+            out.append(f"    hand-off to {st['handoff_target']} {st['handoff_after_days']} day(s) after the demand's deadline")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,92 @@
+"""The business clock: the only place the service asks what time it is.
+
+Europe/Stockholm. In production it is the system clock; with ``LIKVID_CLOCK=simulated`` it is
+an instant stored in the database that only ``likvid clock set`` / ``advance`` move, so a
+demo or a test can live through months in seconds (EVENTS.md "Time").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+#: Where a simulated clock starts when nobody has set it.
+SIMULATED_EPOCH = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
+
+
+def to_db(dt: datetime) -> datetime:
+    """An aware instant as the naive UTC value every table stores."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime given where an instant is needed")
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def from_db(value: datetime) -> datetime:
+    """A stored naive UTC value as an aware Stockholm instant."""
+    return value.replace(tzinfo=UTC).astimezone(STOCKHOLM)
+
+
+def start_of_day(d: date) -> datetime:
+    """Midnight at the start of a business day, in Stockholm."""
+    return datetime.combine(d, time(0, 0), tzinfo=STOCKHOLM)
+
+
+class Clock:
+    """Base: ``now()`` is an aware Stockholm instant; ``today()`` the business date."""
+
+    simulated = False
+
+    def now(self, session: Session | None = None) -> datetime:
+        raise NotImplementedError
+
+    def today(self, session: Session | None = None) -> date:
+        return self.now(session).date()
+
+
+class SystemClock(Clock):
+    def now(self, session: Session | None = None) -> datetime:
+        return datetime.now(tz=STOCKHOLM)
+
+
+class SimulatedClock(Clock):
+    """A stored instant (table ``business_clock``); read inside the caller's transaction."""
+
+    simulated = True
+
+    def now(self, session: Session | None = None) -> datetime:
+        from likvid.models import BusinessClock
+
+        if session is None:
+            raise ValueError("the simulated clock is read inside a database session")
+        row = session.execute(select(BusinessClock.now).where(BusinessClock.id == 1)).first()
+        return from_db(row[0]) if row else SIMULATED_EPOCH
+
+    @staticmethod
+    def set(session: Session, instant: datetime) -> None:
+        from likvid.models import BusinessClock
+
+        row = session.get(BusinessClock, 1)
+        if row is None:
+            session.add(BusinessClock(id=1, now=to_db(instant)))
+        else:
+            row.now = to_db(instant)
+
+
+def make_clock(mode: str) -> Clock:
+    return SimulatedClock() if mode == "simulated" else SystemClock()
+
+
+def parse_duration(text: str) -> timedelta:
+    """``14d``, ``2w``, ``36h``, ``90m``, or combinations like ``1w2d``."""
+    import re
+
+    units = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    parts = re.findall(r"(\d+)([wdhms])", text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"duration {text!r}: use a number and a unit, like 14d, 2w or 36h")
+    return timedelta(**{units[u]: int(n) for n, u in parts})

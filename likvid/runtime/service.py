@@ -1,0 +1,145 @@
+"""`likvid up`: the whole service on one machine, supervised.
+
+Starts (unless configured elsewhere) an embedded Redis under LIKVID_HOME, runs the migrations,
+then worker processes, the scheduler and the outbox relay as child processes, restarting any
+that dies (one crashed dramatiq process stops its group: ARCHITECTURE.md). Writes
+``LIKVID_HOME/run/runtime.json`` so other `likvid` commands find this instance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from likvid.runtime.redis_server import RedisServer
+from likvid.settings import Settings
+
+log = logging.getLogger("likvid.up")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started: float = 0.0
+
+
+@dataclass
+class Service:
+    settings: Settings
+    processes: int = 2
+    threads: int = 4
+    quiet: bool = False
+    redis: RedisServer | None = None
+    redis_url: str = ""
+    children: list[Child] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        from likvid.migrate import upgrade
+        from likvid.service.app import bootstrap
+
+        home = self.settings.home
+        (home / "run").mkdir(parents=True, exist_ok=True)
+        bootstrap(self.settings)  # validates the policy file: a bad one stops start-up here
+        upgrade(self.settings.database_url)
+        if self.settings.redis_url:
+            self.redis_url = self.settings.redis_url
+        else:
+            self.redis = RedisServer(home / "redis", persistent=True)
+            self.redis.start()
+            self.redis_url = self.redis.url
+        py = sys.executable
+        self.children = [
+            Child("worker", [py, "-m", "dramatiq", "likvid.workers.main", "--processes", str(self.processes),
+                             "--threads", str(self.threads)]),
+            Child("scheduler", [py, "-m", "likvid", "scheduler"]),
+            Child("relay", [py, "-m", "likvid", "relay"]),
+        ]
+        for child in self.children:
+            self._spawn(child)
+        self.settings.runtime_file.write_text(json.dumps(
+            {"redis_url": self.redis_url, "pid": os.getpid(), "database_url": _masked(self.settings.database_url)}
+        ))
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"LIKVID_HOME": str(self.settings.home), "LIKVID_REDIS_URL": self.redis_url,
+                    "LIKVID_DATABASE_URL": self.settings.database_url, "LIKVID_CLOCK": self.settings.clock_mode})
+        if self.settings.policy_path:
+            env["LIKVID_POLICY"] = str(self.settings.policy_path)
+        return env
+
+    def _spawn(self, child: Child) -> None:
+        logs = self.settings.home / "run" / f"{child.name}.log"
+        out = open(logs, "ab")  # noqa: SIM115 - handed to the child
+        child.proc = subprocess.Popen(child.argv, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        child.started = time.monotonic()
+
+    def supervise(self) -> None:
+        """Restart any child that exits, until stopped."""
+        while not self.stop_event.wait(0.5):
+            for child in self.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    child.restarts += 1
+                    log.warning("%s exited with %s; restarting", child.name, child.proc.returncode)
+                    if time.monotonic() - child.started < 5:
+                        self.stop_event.wait(min(30, 2**child.restarts))
+                    if not self.stop_event.is_set():
+                        self._spawn(child)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                os.killpg(child.proc.pid, signal.SIGTERM)
+        for child in self.children:
+            if child.proc is not None:
+                try:
+                    child.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.proc.pid, signal.SIGKILL)
+                    child.proc.wait()
+        if self.redis is not None:
+            self.redis.stop()
+        self.settings.runtime_file.unlink(missing_ok=True)
+
+    def run_forever(self) -> None:
+        def _stop(signum: int, frame: object) -> None:
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        self.start()
+        try:
+            self.supervise()
+        finally:
+            self.stop()
+
+
+def _masked(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url
+
+
+def is_running(settings: Settings) -> bool:
+    try:
+        pid = json.loads(Path(settings.runtime_file).read_text())["pid"]
+        os.kill(pid, 0)
+        return True
+    except (FileNotFoundError, ProcessLookupError, KeyError, ValueError, PermissionError):
+        return False

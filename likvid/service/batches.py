@@ -1,0 +1,65 @@
+"""Running a batch of items (timers, letters) from one message.
+
+Fast path: every item in one transaction. If an item fails, the batch is rolled back and each
+item runs in its own transaction, so one bad item never holds back the others: it is recorded
+as a dead letter of its own (replayable) while the rest go through. A database that is down
+(a DBAPI error) is re-raised instead, for dramatiq to retry the whole message later.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from likvid.clock import to_db
+from likvid.db import transaction
+from likvid.models import DeadLetter
+from likvid.service.app import App
+from likvid.service.records import mark_processed
+
+log = logging.getLogger("likvid.batches")
+
+Item = Callable[[Session, datetime, Any], Any]
+
+
+def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str | None) -> None:
+    try:
+        with transaction(app.db) as s:
+            now = app.clock.now(s)
+            for item in items:
+                fn(s, now, item)
+            mark_processed(s, message_id, now)
+        return
+    except DBAPIError:
+        raise
+    except Exception:
+        if len(items) == 1:
+            _quarantine(app, actor, items[0], message_id)
+            return
+        log.warning("%s: a batch of %d failed; running its items one by one", actor, len(items))
+    for item in items:
+        try:
+            with transaction(app.db) as s:
+                fn(s, app.clock.now(s), item)
+        except DBAPIError:
+            raise
+        except Exception:
+            _quarantine(app, actor, item, None)
+    with transaction(app.db) as s:
+        mark_processed(s, message_id, app.clock.now(s))
+
+
+def _quarantine(app: App, actor: str, item: Any, message_id: str | None) -> None:
+    error = traceback.format_exc(limit=30)
+    log.error("%s: item %r failed and was set aside as a dead letter", actor, item)
+    with transaction(app.db) as s:
+        now = app.clock.now(s)
+        s.add(DeadLetter(message_id=message_id or "-", queue="", actor=actor, payload={"args": [[item]]},
+                         error=error[:20000], failed_at=to_db(now)))
+        mark_processed(s, message_id, now)

@@ -1,0 +1,12 @@
+"""Domain rejections: an event that is valid in form but cannot be applied."""
+
+from __future__ import annotations
+
+
+class Rejected(Exception):
+    """Rejects the event being handled; recorded with the field and the reason, nothing applied."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

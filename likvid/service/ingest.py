@@ -1,0 +1,225 @@
+"""Inbound events: validate, deduplicate, apply, park what cannot be placed yet.
+
+One call handles a batch in one transaction, each event inside its own savepoint: a rejected
+event is recorded with its reasons and leaves nothing behind, the others still apply. The
+event id is the idempotency key (table ``events``): the same id twice has effect once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from likvid.clock import to_db
+from likvid.db import transaction
+from likvid.messages import Event, EventRejected, event_to_json, parse_event
+from likvid.models import Claim, CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
+from likvid.service import claims as claims_service
+from likvid.service import holds, payments
+from likvid.service.app import App
+from likvid.service.errors import Rejected
+from likvid.service.payments import Parked
+from likvid.service.records import mark_processed, record
+
+
+@dataclass
+class Result:
+    id: str | None
+    status: str  # accepted, duplicate, rejected
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status}
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+Handler = Callable[[Session, App, datetime, str, Any], "list[str] | None"]
+
+
+def _customer_registered(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
+    customer = s.get(Customer, d.customer_id)
+    fields = {
+        "party_type": d.party_type, "identity_number": d.identity_number, "name": d.name,
+        "address": d.address.model_dump(mode="json"), "email": d.email, "phone": d.phone,
+        "language": d.language, "consumer": d.consumer, "protected_identity": d.protected_identity,
+        "representative": d.representative.model_dump(mode="json") if d.representative else None,
+    }
+    if customer is None:
+        s.add(Customer(id=d.customer_id, created_at=to_db(now), updated_at=to_db(now), **fields))
+        record(s, now, "customer-registered", customer_id=d.customer_id)
+    else:
+        for key, value in fields.items():
+            setattr(customer, key, value)
+        customer.updated_at = to_db(now)
+        record(s, now, "customer-replaced", customer_id=d.customer_id)
+    return [f"customer:{d.customer_id}"]
+
+
+def _customer_updated(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
+    customer = s.get(Customer, d.customer_id)
+    if customer is None:
+        raise Parked(f"customer:{d.customer_id}")
+    changed = sorted(d.model_fields_set - {"customer_id"})
+    dumped = d.model_dump(mode="json")
+    for key in changed:
+        value = getattr(d, key)
+        setattr(customer, key, dumped[key] if hasattr(value, "model_dump") else value)
+    customer.updated_at = to_db(now)
+    record(s, now, "customer-updated", customer_id=d.customer_id, fields=changed)
+
+
+def _invoice_issued(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
+    if s.get(Customer, d.customer_id) is None:
+        raise Parked(f"customer:{d.customer_id}")
+    claim = claims_service.register_invoice(s, app, now, event_id, d)
+    case = s.get(CollectionCase, claim.case_id)
+    keys = [f"invoice:{claim.invoice_id}", f"ocr:{claim.ocr_reference}"]
+    return keys + ([f"ocr:{case.ocr_reference}"] if case else [])
+
+
+def _claim(s: Session, invoice_id: str) -> Claim:
+    claim = s.get(Claim, invoice_id)
+    if claim is None:
+        raise Parked(f"invoice:{invoice_id}")
+    claims_service.lock_case(s, claim.case_id)
+    return claim
+
+
+def _invoice_due(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
+    claims_service.mark_due(s, app, now, _claim(s, d.invoice_id), source=f"event {event_id}")
+
+
+def _invoice_credited(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
+    claims_service.credit(s, app, now, _claim(s, d.invoice_id), d.credit_id, d.amount, d.reason)
+
+
+def _payment_received(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
+    payments.receive(s, app, now, event_id, d)
+    return [f"payment:{d.payment_id}"]
+
+
+def _objection_filed(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
+    holds.objection_filed(s, app, now, event_id, d)
+    return [f"objection:{d.objection_id}"]
+
+
+HANDLERS: dict[str, Handler] = {
+    "customer-registered": _customer_registered,
+    "customer-updated": _customer_updated,
+    "invoice-issued": _invoice_issued,
+    "invoice-due": _invoice_due,
+    "invoice-credited": _invoice_credited,
+    "payment-received": _payment_received,
+    "payment-reversed": payments.reverse,
+    "objection-filed": _objection_filed,
+    "objection-withdrawn": holds.objection_withdrawn,
+}
+
+
+def apply_event(s: Session, app: App, now: datetime, event: Event, stored: ReceivedEvent | None = None) -> str:
+    """Store (once) and apply one valid event; returns its status (applied, parked, recorded)."""
+    if stored is None:
+        stored = ReceivedEvent(id=event.id, type=event.type, source=event.source,
+                               occurred_at=to_db(event.occurred_at), received_at=to_db(now),
+                               data=event_to_json(event)["data"], status="applied")
+        s.add(stored)
+        s.flush()
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        # Validated and kept; the policy step that acts on it arrives in a later version.
+        stored.status = "recorded"
+        record(s, now, "event-recorded", event_id=event.id, event_type=event.type)
+        return stored.status
+    try:
+        released = handler(s, app, now, event.id, event.data) or []
+    except Parked as parked:
+        s.add(ParkedEvent(waiting_for=parked.key, event_id=event.id, parked_at=to_db(now)))
+        stored.status = "parked"
+        return stored.status
+    stored.status = "applied"
+    for key in released:
+        release(s, app, now, key)
+    return stored.status
+
+
+def release(s: Session, app: App, now: datetime, key: str) -> None:
+    """Apply, in arrival order, every parked event that was waiting for ``key``."""
+    for parked in list(s.scalars(select(ParkedEvent).where(ParkedEvent.waiting_for == key).order_by(ParkedEvent.id))):
+        s.delete(parked)
+        s.flush()
+        stored = s.get(ReceivedEvent, parked.event_id)
+        if stored is None:
+            continue
+        event = parse_event(_envelope(stored))
+        try:
+            with s.begin_nested():
+                apply_event(s, app, now, event, stored)
+        except Rejected as exc:
+            stored.status = "rejected"
+            _reject(s, now, _envelope(stored), [{"field": exc.field, "reason": exc.reason}], event.id, event.type, event.source)
+
+
+def _envelope(stored: ReceivedEvent) -> dict[str, Any]:
+    from likvid.clock import from_db
+
+    return {"id": stored.id, "type": stored.type, "version": 1, "source": stored.source,
+            "occurred_at": from_db(stored.occurred_at).isoformat(), "data": stored.data}
+
+
+def _reject(s: Session, now: datetime, raw: Any, errors: list[dict[str, str]], event_id: str | None,
+            event_type: str | None, source: str | None) -> None:
+    payload = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    s.add(RejectedEvent(event_id=(event_id or None) and str(event_id)[:100], event_type=(event_type or None) and str(event_type)[:100],
+                        source=(source or None) and str(source)[:100], received_at=to_db(now), reasons=errors,
+                        payload=payload[:100_000]))
+
+
+def validate(raw: Any) -> tuple[Event | None, Result]:
+    """Parse one raw event (dict, JSON text or bytes) without touching the database."""
+    try:
+        event = parse_event(raw)
+    except EventRejected as exc:
+        errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
+        return None, Result(exc.event_id, "rejected", errors)
+    return event, Result(event.id, "accepted")
+
+
+def record_rejections(s: Session, now: datetime, rejected: Iterable[tuple[Any, Result]]) -> None:
+    for raw, result in rejected:
+        etype = raw.get("type") if isinstance(raw, Mapping) else None
+        source = raw.get("source") if isinstance(raw, Mapping) else None
+        _reject(s, now, raw, result.errors, result.id, etype if isinstance(etype, str) else None,
+                source if isinstance(source, str) else None)
+
+
+def handle(app: App, raws: list[Any], message_id: str | None = None) -> list[Result]:
+    """Validate and apply a batch of raw events in one transaction. Never raises for bad input."""
+    checked = [(raw, *validate(raw)) for raw in raws]
+    results: list[Result] = []
+    with transaction(app.db) as s:
+        now = app.clock.now(s)
+        record_rejections(s, now, [(raw, res) for raw, ev, res in checked if ev is None])
+        for raw, event, result in checked:
+            results.append(result)
+            if event is None:
+                continue
+            if s.get(ReceivedEvent, event.id) is not None:
+                result.status = "duplicate"
+                continue
+            try:
+                with s.begin_nested():
+                    apply_event(s, app, now, event)
+            except Rejected as exc:
+                result.status = "rejected"
+                result.errors = [{"field": exc.field, "reason": exc.reason}]
+                _reject(s, now, raw, result.errors, event.id, event.type, event.source)
+        mark_processed(s, message_id, now)
+    return results

@@ -1,0 +1,60 @@
+"""`likvid publish`: validate JSON lines, record rejections, queue the rest through the outbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+
+from likvid.db import transaction
+from likvid.models import ReceivedEvent
+from likvid.service import ingest
+from likvid.service.app import App
+from likvid.service.records import QUEUE_INGEST, enqueue
+
+#: Events per ingest message: one transaction per batch, each event in its own savepoint.
+BATCH = 100
+
+
+def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Returns one result per non-empty line, and the ids accepted for processing."""
+    results: list[dict[str, Any]] = []
+    accepted: list[tuple[str, Any]] = []
+    rejected: list[tuple[Any, ingest.Result]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({exc.msg})"}])
+            rejected.append((line, res))
+            results.append(res.as_dict())
+            continue
+        event, res = ingest.validate(raw)
+        if event is None:
+            rejected.append((raw, res))
+        else:
+            accepted.append((event.id, raw))
+        results.append(res.as_dict())
+    with transaction(app.db) as s:
+        now = app.clock.now(s)
+        ingest.record_rejections(s, now, rejected)
+        known = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_([i for i, _ in accepted]))))
+        fresh: list[Any] = []
+        seen: set[str] = set()
+        for event_id, raw in accepted:
+            if event_id in known or event_id in seen:
+                for r in results:
+                    if r["id"] == event_id and r["status"] == "accepted" and event_id in known:
+                        r["status"] = "duplicate"
+                if event_id in seen:
+                    continue
+            seen.add(event_id)
+            if event_id not in known:
+                fresh.append(raw)
+        for i in range(0, len(fresh), BATCH):
+            enqueue(s, now, QUEUE_INGEST, "ingest_events", fresh[i : i + BATCH])
+    return results, [i for i, _ in accepted]

@@ -1,0 +1,115 @@
+"""Writing what happened: timeline entries, outbound events and outbox messages.
+
+Everything here joins the caller's transaction, so a state change and the messages it causes
+commit together or not at all (the transactional outbox, ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from likvid.clock import SystemClock, to_db
+from likvid.messages import OUTBOUND_EVENT_TYPES
+from likvid.models import OutboxMessage, TimelineEntry
+
+#: Queue names, grouped by workload so each group scales alone (`likvid worker --queues`).
+QUEUE_INGEST = "ingest"
+QUEUE_STEPS = "steps"
+QUEUE_LETTERS = "letters"
+#: Not a dramatiq queue: outbound events go to a Redis stream for other systems.
+QUEUE_OUTBOUND = "outbound"
+WORKER_QUEUES = (QUEUE_INGEST, QUEUE_STEPS, QUEUE_LETTERS)
+#: The Redis stream other systems read outbound events from.
+OUTBOUND_STREAM = "likvid:outbound"
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def wall_now() -> datetime:
+    """Operational timestamps (outbox ages, dead letters) follow the system clock even when the
+    business clock is simulated, so "published 5 minutes ago" means real minutes."""
+    return SystemClock().now()
+
+
+def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any) -> str:
+    """Write a message for ``actor`` to the outbox; the relay publishes it after commit."""
+    del now  # the business instant is in the payload's effects, not in the outbox row
+    message_id = uuid.uuid4().hex
+    session.add(
+        OutboxMessage(
+            id=message_id,
+            queue=queue,
+            actor=actor,
+            payload={"args": jsonable(list(args))},
+            created_at=to_db(wall_now()),
+        )
+    )
+    return message_id
+
+
+def mark_processed(session: Session, message_id: str | None, now: datetime) -> None:
+    """The consumer's half of the outbox: done, in the transaction of its effect."""
+    if message_id:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.processed_at.is_(None))
+            .values(processed_at=to_db(wall_now()))
+        )
+
+
+def record(
+    session: Session,
+    now: datetime,
+    type_: str,
+    *,
+    claim_id: str | None = None,
+    customer_id: str | None = None,
+    case_id: int | None = None,
+    basis: str | None = None,
+    **details: Any,
+) -> None:
+    """A timeline entry; when ``type_`` is an outbound event name, also the outbound event."""
+    details = jsonable(details)
+    session.add(
+        TimelineEntry(
+            at=to_db(now),
+            type=type_,
+            claim_id=claim_id,
+            customer_id=customer_id,
+            case_id=case_id,
+            details=details,
+            basis=basis,
+        )
+    )
+    if type_ in OUTBOUND_EVENT_TYPES:
+        data = {k: v for k, v in (("invoice_id", claim_id), ("customer_id", customer_id)) if v}
+        data.update(details)
+        session.add(
+            OutboxMessage(
+                id=uuid.uuid4().hex,
+                queue=QUEUE_OUTBOUND,
+                actor="outbound",
+                payload={
+                    "id": uuid.uuid4().hex,
+                    "type": type_,
+                    "version": 1,
+                    "occurred_at": now.isoformat(),
+                    "source": "likvid",
+                    "data": data,
+                },
+                created_at=to_db(wall_now()),
+            )
+        )

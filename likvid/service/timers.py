@@ -1,0 +1,84 @@
+"""Durable timers in the database (ARCHITECTURE.md: never long broker delays).
+
+The scheduler claims due timers atomically (pending → emitted) and writes one outbox message
+per batch; a step marks its timer done in the transaction of its effect. Two schedulers never
+emit the same timer: the claim is a single conditional UPDATE (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite has one writer at a time).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from likvid.clock import start_of_day, to_db
+from likvid.db import is_sqlite
+from likvid.models import Timer
+from likvid.service.records import QUEUE_STEPS, enqueue
+
+#: Timers emitted in one scheduler pass, and per step message.
+CLAIM_LIMIT = 2000
+BATCH_SIZE = 50
+
+
+def schedule(
+    session: Session, now: datetime, kind: str, claim_id: str, on: date, ref: str | None = None
+) -> Timer:
+    """A step for ``claim_id`` at the start of business day ``on``."""
+    timer = Timer(
+        kind=kind,
+        claim_id=claim_id,
+        ref=ref,
+        due_at=to_db(start_of_day(on)),
+        status="pending",
+        created_at=to_db(now),
+    )
+    session.add(timer)
+    return timer
+
+
+def open_timers(session: Session, claim_id: str, kind: str | None = None) -> list[Timer]:
+    q = select(Timer).where(Timer.claim_id == claim_id, Timer.status.in_(("pending", "emitted")))
+    if kind:
+        q = q.where(Timer.kind == kind)
+    return list(session.scalars(q))
+
+
+def cancel_open(session: Session, now: datetime, claim_id: str, why: str) -> int:
+    result = session.execute(
+        update(Timer)
+        .where(Timer.claim_id == claim_id, Timer.status.in_(("pending", "emitted")))
+        .values(status="cancelled", done_at=to_db(now), outcome=why)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def finish(timer: Timer, now: datetime, outcome: str) -> None:
+    timer.status = "done"
+    timer.done_at = to_db(now)
+    timer.outcome = outcome[:500]
+
+
+def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
+    """Claim every due pending timer (oldest first) and enqueue them in batches. Returns how many.
+
+    A timer missed during downtime is still pending, so it fires once when the scheduler runs
+    again: catch-up is once per missed step, never once per missed tick.
+    """
+    due = select(Timer.id).where(Timer.status == "pending", Timer.due_at <= to_db(now))
+    due = due.order_by(Timer.due_at, Timer.id).limit(limit)
+    if not is_sqlite(session.get_bind()):
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(Timer)
+        .where(Timer.id.in_(due.scalar_subquery()), Timer.status == "pending")
+        .values(status="emitted", emitted_at=to_db(now))
+        .returning(Timer.id, Timer.due_at)
+    )
+    rows = sorted(session.execute(stmt).all(), key=lambda r: (r[1], r[0]))
+    ids = [r[0] for r in rows]
+    for i in range(0, len(ids), BATCH_SIZE):
+        enqueue(session, now, QUEUE_STEPS, "fire_timers", ids[i : i + BATCH_SIZE])
+    return len(ids)

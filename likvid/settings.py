@@ -1,0 +1,76 @@
+"""Settings from ``LIKVID_*`` environment variables.
+
+All state lives under ``LIKVID_HOME`` (default ``./var``): the SQLite database, the embedded
+Redis server's data, rendered letters and the runtime file through which other ``likvid``
+commands find a running instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Clock modes: the system clock in production, a stored instant for demos and tests.
+CLOCK_MODES = ("system", "simulated")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    redis_url: str | None
+    clock_mode: str
+    policy_path: Path | None
+    #: How often the scheduler looks for due timers, in milliseconds.
+    scheduler_interval_ms: int = 500
+    #: How often the outbox relay looks for new rows when idle, in milliseconds.
+    relay_interval_ms: int = 50
+    #: A published message not processed after this long is published again (a flushed
+    #: Redis is refilled from the outbox); consumers are idempotent, so a copy is harmless.
+    redeliver_after_ms: int = 300_000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("LIKVID_HOME", "./var")).resolve()
+        database_url = env.get("LIKVID_DATABASE_URL") or f"sqlite:///{home / 'likvid.db'}"
+        clock_mode = env.get("LIKVID_CLOCK", "system")
+        if clock_mode not in CLOCK_MODES:
+            raise SystemExit(
+                f"LIKVID_CLOCK: must be one of {', '.join(CLOCK_MODES)}, not {clock_mode!r}"
+            )
+        policy = env.get("LIKVID_POLICY")
+        return cls(
+            home=home,
+            database_url=database_url,
+            redis_url=env.get("LIKVID_REDIS_URL") or None,
+            clock_mode=clock_mode,
+            policy_path=Path(policy) if policy else None,
+            scheduler_interval_ms=int(env.get("LIKVID_SCHEDULER_INTERVAL_MS", "500")),
+            relay_interval_ms=int(env.get("LIKVID_RELAY_INTERVAL_MS", "50")),
+            redeliver_after_ms=int(env.get("LIKVID_REDELIVER_AFTER_MS", "300000")),
+        )
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.home / "run" / "runtime.json"
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.home / "letters"
+
+    def resolved_redis_url(self) -> str:
+        """The Redis URL from the environment, else the one a running ``likvid up`` wrote."""
+        if self.redis_url:
+            return self.redis_url
+        try:
+            data = json.loads(self.runtime_file.read_text())
+        except FileNotFoundError:
+            raise SystemExit(
+                f"No Redis: set LIKVID_REDIS_URL, or start the service with `likvid up` "
+                f"(LIKVID_HOME={self.home})."
+            ) from None
+        return str(data["redis_url"])

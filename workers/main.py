@@ -1,0 +1,8 @@
+"""The module `dramatiq` loads in worker processes: configure the broker, then declare actors."""
+
+from likvid.service.app import bootstrap
+from likvid.workers.broker import configure
+
+configure(bootstrap().settings.resolved_redis_url())
+
+from likvid.workers import actors  # noqa: E402,F401  (after the broker, as dramatiq requires)
