@@ -43,10 +43,10 @@ def cli() -> None:
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    from likvid.migrate import upgrade
+    from likvid.service.app import prepare
 
     app = _app()
-    upgrade(app.db)
+    prepare(app)
     click.echo(f"database at head: {_safe_url(app.db)}")
 
 

@@ -46,13 +46,12 @@ class Service:
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
-        from likvid.migrate import upgrade
-        from likvid.service.app import bootstrap
+        from likvid.service.app import bootstrap, prepare
 
         home = self.settings.home
         (home / "run").mkdir(parents=True, exist_ok=True)
-        bootstrap(self.settings)  # validates the policy file: a bad one stops start-up here
-        upgrade(self.settings.database_url)
+        # Validates the policy file (a bad one stops start-up here), migrates, syncs creditors.
+        prepare(bootstrap(self.settings))
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
         else:

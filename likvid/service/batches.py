@@ -21,7 +21,7 @@ from likvid.clock import to_db
 from likvid.db import transaction
 from likvid.models import DeadLetter
 from likvid.service.app import App
-from likvid.service.records import mark_processed
+from likvid.service.records import jsonable, mark_processed
 
 log = logging.getLogger("likvid.batches")
 
@@ -40,7 +40,7 @@ def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str 
         raise
     except Exception:
         if len(items) == 1:
-            _quarantine(app, actor, items[0], message_id)
+            quarantine(app, actor, items[0], message_id)
             return
         log.warning("%s: a batch of %d failed; running its items one by one", actor, len(items))
     for item in items:
@@ -50,16 +50,16 @@ def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str 
         except DBAPIError:
             raise
         except Exception:
-            _quarantine(app, actor, item, None)
+            quarantine(app, actor, item, None)
     with transaction(app.db) as s:
         mark_processed(s, message_id, app.clock.now(s))
 
 
-def _quarantine(app: App, actor: str, item: Any, message_id: str | None) -> None:
+def quarantine(app: App, actor: str, item: Any, message_id: str | None) -> None:
     error = traceback.format_exc(limit=30)
     log.error("%s: item %r failed and was set aside as a dead letter", actor, item)
     with transaction(app.db) as s:
         now = app.clock.now(s)
-        s.add(DeadLetter(message_id=message_id or "-", queue="", actor=actor, payload={"args": [[item]]},
+        s.add(DeadLetter(message_id=message_id or "-", queue="", actor=actor, payload={"args": [[jsonable(item)]]},
                          error=error[:20000], failed_at=to_db(now)))
         mark_processed(s, message_id, now)

@@ -201,13 +201,47 @@ def record_rejections(s: Session, now: datetime, rejected: Iterable[tuple[Any, R
 
 
 def handle(app: App, raws: list[Any], message_id: str | None = None) -> list[Result]:
-    """Validate and apply a batch of raw events in one transaction. Never raises for bad input."""
+    """Validate and apply a batch of raw events. Never raises for bad input.
+
+    Fast path: the whole batch in one transaction (each event in a savepoint). Should an event
+    fail unexpectedly (a defect, not a rejection), the batch is redone one event per
+    transaction and that event alone is set aside as a dead letter for an operator to replay.
+    A database error is re-raised so dramatiq retries the message later.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from likvid.service.batches import quarantine
+
     checked = [(raw, *validate(raw)) for raw in raws]
+    try:
+        return _apply_checked(app, checked, message_id)
+    except DBAPIError:
+        raise
+    except Exception:
+        if len(checked) == 1:
+            quarantine(app, "ingest_events", checked[0][0], message_id)
+            return [Result(checked[0][2].id, "failed")]
+    results: list[Result] = []
+    for item in checked:
+        try:
+            results += _apply_checked(app, [item], None)
+        except DBAPIError:
+            raise
+        except Exception:
+            quarantine(app, "ingest_events", item[0], None)
+            results.append(Result(item[2].id, "failed"))
+    with transaction(app.db) as s:
+        mark_processed(s, message_id, app.clock.now(s))
+    return results
+
+
+def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], message_id: str | None) -> list[Result]:
     results: list[Result] = []
     with transaction(app.db) as s:
         now = app.clock.now(s)
         record_rejections(s, now, [(raw, res) for raw, ev, res in checked if ev is None])
         for raw, event, result in checked:
+            result = Result(result.id, result.status, list(result.errors))
             results.append(result)
             if event is None:
                 continue

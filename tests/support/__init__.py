@@ -1,0 +1,1 @@
+"""Helpers shared by the test fixtures (real servers, no fakes)."""
