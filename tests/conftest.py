@@ -62,7 +62,8 @@ def _unavailable(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the whole session (non-persistent, noeviction)."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"), persistent=False)
+    # die_with_parent: a killed pytest does not leave the server behind.
+    server = RedisServer(tmp_path_factory.mktemp("redis"), persistent=False, die_with_parent=True)
     server.start()
     try:
         yield server

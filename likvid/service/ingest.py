@@ -24,6 +24,7 @@ from likvid.service import claims as claims_service
 from likvid.service import holds, payments
 from likvid.service.app import App
 from likvid.service.errors import Rejected
+from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
 from likvid.service.records import mark_processed, record
 
@@ -64,6 +65,7 @@ def _customer_registered(s: Session, app: App, now: datetime, event_id: str, d: 
 
 
 def _customer_updated(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
+    lock_key(s, f"customer:{d.customer_id}")
     customer = s.get(Customer, d.customer_id)
     if customer is None:
         raise Parked(f"customer:{d.customer_id}")
@@ -77,6 +79,7 @@ def _customer_updated(s: Session, app: App, now: datetime, event_id: str, d: Any
 
 
 def _invoice_issued(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
+    lock_key(s, f"customer:{d.customer_id}")
     if s.get(Customer, d.customer_id) is None:
         raise Parked(f"customer:{d.customer_id}")
     claim = claims_service.register_invoice(s, app, now, event_id, d)
@@ -86,6 +89,7 @@ def _invoice_issued(s: Session, app: App, now: datetime, event_id: str, d: Any) 
 
 
 def _claim(s: Session, invoice_id: str) -> Claim:
+    lock_key(s, f"invoice:{invoice_id}")
     claim = s.get(Claim, invoice_id)
     if claim is None:
         raise Parked(f"invoice:{invoice_id}")
@@ -152,6 +156,7 @@ def apply_event(s: Session, app: App, now: datetime, event: Event, stored: Recei
 
 def release(s: Session, app: App, now: datetime, key: str) -> None:
     """Apply, in arrival order, every parked event that was waiting for ``key``."""
+    lock_key(s, key)
     for parked in list(s.scalars(select(ParkedEvent).where(ParkedEvent.waiting_for == key).order_by(ParkedEvent.id))):
         s.delete(parked)
         s.flush()

@@ -16,6 +16,7 @@ from likvid.service import claims as claims_service
 from likvid.service import ledger
 from likvid.service.app import App
 from likvid.service.errors import Rejected
+from likvid.service.parking import lock_key
 from likvid.service.records import record
 
 
@@ -48,6 +49,10 @@ def receive(session: Session, app: App, now: datetime, event_id: str, data: Any)
     payment = session.get(Payment, data.payment_id)
     if payment is not None and payment.status != "parked":
         raise Rejected("data.payment_id", f"is already recorded (status {payment.status})")
+    if data.invoice_id:
+        lock_key(session, f"invoice:{data.invoice_id}")
+    if data.reference:
+        lock_key(session, f"ocr:{data.reference}")
     case, claim = find_target(session, data.invoice_id, data.reference)
     if payment is None:
         payment = Payment(
@@ -102,6 +107,7 @@ def apply(session: Session, app: App, now: datetime, payment: Payment, case: Col
 
 def reverse(session: Session, app: App, now: datetime, event_id: str, data: Any) -> None:
     """``payment-reversed``: undo the allocation and re-open what it had settled."""
+    lock_key(session, f"payment:{data.payment_id}")
     payment = session.get(Payment, data.payment_id)
     if payment is None:
         raise Parked(f"payment:{data.payment_id}")

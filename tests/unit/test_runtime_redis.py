@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,6 +115,40 @@ def test_stop_after_the_process_was_killed(tmp_path: Path) -> None:
     server.start()  # and it can come back
     assert redis.Redis.from_url(server.url).ping()
     server.stop()
+
+
+def test_die_with_parent_stops_server_when_owner_is_killed(tmp_path: Path) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("util-linux setpriv not installed")
+    owner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from likvid.runtime.redis_server import RedisServer\n"
+            "s = RedisServer(Path(sys.argv[1]), persistent=False, die_with_parent=True).start()\n"
+            "print(s.pid, flush=True)\n"
+            "time.sleep(60)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert _pid_alive(pid)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 10
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _pid_alive(pid)
+    if alive:
+        os.kill(pid, 9)
+    assert not alive, "redis-server outlived the process that started it"
 
 
 def test_explicit_port_and_port_in_use(tmp_path: Path) -> None:
