@@ -119,8 +119,8 @@ def publish(source: Any, wait: bool, timeout: float) -> None:
 
     Prints one result line per event; exits 1 if any was rejected.
     """
-    from likvid.service.publish import publish_lines
     from likvid.service.progress import NotQuiet, wait_quiet
+    from likvid.service.publish import publish_lines
 
     app = _app()
     results, accepted = publish_lines(app, source)

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+
 from likvid.messages import (
     DATA_MODELS,
     EVENT_MODELS,
@@ -22,7 +23,6 @@ from likvid.messages import (
     event_to_json,
     parse_event,
 )
-
 from likvid.rules.identity import normalise_identity
 from likvid.rules.ocr import validate_ocr
 

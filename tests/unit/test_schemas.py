@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from likvid.messages import EVENT_TYPES
 from likvid.messages.events import AMOUNT_PATTERN, POSITIVE_AMOUNT_PATTERN
 from likvid.messages.schema import (
@@ -21,7 +22,6 @@ from likvid.messages.schema import (
     schema_id,
     write,
 )
-
 from likvid.rules.money import parse_kronor
 
 GENERATED = generate()
