@@ -27,9 +27,6 @@ class Settings:
     scheduler_interval_ms: int = 500
     #: How often the outbox relay looks for new rows when idle, in milliseconds.
     relay_interval_ms: int = 50
-    #: A published message not processed after this long is published again (a flushed
-    #: Redis is refilled from the outbox); consumers are idempotent, so a copy is harmless.
-    redeliver_after_ms: int = 300_000
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,7 +48,6 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             scheduler_interval_ms=int(env.get("LIKVID_SCHEDULER_INTERVAL_MS", "500")),
             relay_interval_ms=int(env.get("LIKVID_RELAY_INTERVAL_MS", "50")),
-            redeliver_after_ms=int(env.get("LIKVID_REDELIVER_AFTER_MS", "300000")),
         )
 
     @property

@@ -1,19 +1,20 @@
 """The outbox relay: publishes committed outbox rows to Redis.
 
 Worker messages go to their dramatiq queue (with the outbox id as the message id); outbound
-events go to the Redis stream other systems read. A row published long ago but still not
-processed is published again: that is how a restarted or flushed Redis is refilled.
+events go to the Redis stream other systems read. When Redis comes back without its data,
+every published but unprocessed row is published again: that is how it is refilled.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+import time
+import uuid
 
 import dramatiq
 import redis
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from likvid.clock import to_db
 from likvid.db import is_sqlite, transaction
@@ -25,6 +26,8 @@ log = logging.getLogger("likvid.relay")
 
 #: Rows published per pass.
 BATCH = 500
+#: A marker key; its absence means Redis lost its data since the relay last looked.
+EPOCH_KEY = "likvid:relay:epoch"
 #: Outbound events kept in the stream (approximate trimming).
 STREAM_MAXLEN = 1_000_000
 
@@ -37,39 +40,56 @@ class Relay:
         self.declared: set[str] = set()
 
     def publish_once(self) -> int:
-        """Publish the next batch of unpublished (or stale) rows; returns how many."""
-        now = wall_now()
-        stale = to_db(now - timedelta(milliseconds=self.app.settings.redeliver_after_ms))
+        """Publish the next batch of unpublished rows; returns how many."""
         with transaction(self.app.db) as s:
-            q = (
-                select(OutboxMessage)
-                .where(
-                    or_(
-                        OutboxMessage.published_at.is_(None),
-                        (OutboxMessage.processed_at.is_(None)) & (OutboxMessage.published_at < stale),
-                    )
-                )
-                .order_by(OutboxMessage.created_at)
-                .limit(BATCH)
-            )
+            q = select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+            q = q.order_by(OutboxMessage.created_at).limit(BATCH)
             if not is_sqlite(self.app.db):
                 q = q.with_for_update(skip_locked=True)
-            rows = list(s.scalars(q))
-            if not rows:
-                return 0
-            pipe = self.redis.pipeline(transaction=False)
-            for row in rows:
-                if row.queue == QUEUE_OUTBOUND:
-                    pipe.xadd(OUTBOUND_STREAM, {"event": _json(row.payload)}, maxlen=STREAM_MAXLEN, approximate=True)
-                    row.processed_at = to_db(now)
-                else:
-                    if row.published_at is not None:
-                        log.warning("republishing %s %s (not processed since %s)", row.actor, row.id, row.published_at)
-                    self._enqueue(row)
-                row.published_at = to_db(now)
-                row.publish_count += 1
-            pipe.execute()
-            return len(rows)
+            return self._publish(list(s.scalars(q)))
+
+    def redeliver_if_redis_lost_data(self) -> int:
+        """When Redis comes back empty (restarted without its data, or flushed), publish again
+        every message that was published before and is still not processed.
+
+        Detected by a marker key: whoever finds it missing sets it and refills. (A killed
+        worker's messages are not lost: dramatiq requeues them after the heartbeat timeout.)
+        Consumers are idempotent, so a copy of a message that did survive is harmless.
+        """
+        if not self.redis.set(EPOCH_KEY, uuid.uuid4().hex, nx=True):
+            return 0
+        cutoff = to_db(wall_now())
+        total = 0
+        while True:
+            with transaction(self.app.db) as s:
+                q = select(OutboxMessage).where(
+                    OutboxMessage.processed_at.is_(None),
+                    OutboxMessage.published_at < cutoff,
+                    OutboxMessage.queue != QUEUE_OUTBOUND,
+                )
+                q = q.order_by(OutboxMessage.published_at).limit(BATCH)
+                rows = list(s.scalars(q))
+                if rows:
+                    log.warning("Redis lost its data: publishing %d unprocessed messages again", len(rows))
+                total += self._publish(rows)
+            if len(rows) < BATCH:
+                return total
+
+    def _publish(self, rows: list[OutboxMessage]) -> int:
+        if not rows:
+            return 0
+        now = wall_now()
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            if row.queue == QUEUE_OUTBOUND:
+                pipe.xadd(OUTBOUND_STREAM, {"event": _json(row.payload)}, maxlen=STREAM_MAXLEN, approximate=True)
+                row.processed_at = to_db(now)
+            else:
+                self._enqueue(row)
+            row.published_at = to_db(now)
+            row.publish_count += 1
+        pipe.execute()
+        return len(rows)
 
     def _enqueue(self, row: OutboxMessage) -> None:
         if row.queue not in self.declared:
@@ -81,8 +101,12 @@ class Relay:
 
     def run(self, stop: threading.Event) -> None:
         idle = self.app.settings.relay_interval_ms / 1000
+        next_check = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_check:
+                    self.redeliver_if_redis_lost_data()
+                    next_check = time.monotonic() + 1.0
                 if self.publish_once() < BATCH:
                     stop.wait(idle)
             except Exception:

@@ -16,7 +16,7 @@ from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
-from likvid.service.records import QUEUE_LETTERS, enqueue, record
+from likvid.service.records import dispatch_later, record
 
 
 def place(session: Session, now: datetime, claim: Claim, kind: str, ref: str, *, amount: int | None,
@@ -66,7 +66,7 @@ def objection_filed(session: Session, app: App, now: datetime, event_id: str, da
 
     letter = create_letter(session, now, "objection_acknowledgement", case, [claim], level=1,
                            details={"objection_id": data.objection_id})
-    enqueue(session, now, QUEUE_LETTERS, "dispatch_letters", [letter.id])
+    dispatch_later(session, letter.id)
 
 
 def objection_withdrawn(session: Session, app: App, now: datetime, event_id: str, data: Any) -> None:

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import SystemClock, to_db
@@ -58,6 +58,29 @@ def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any)
         )
     )
     return message_id
+
+
+#: Letters per dispatch message.
+DISPATCH_BATCH = 50
+
+
+def dispatch_later(session: Session, letter_id: str) -> None:
+    """Queue a letter for the dispatcher when this transaction commits, batched with the other
+    letters the same transaction created (one message per 50 letters, not one per letter)."""
+    session.info.setdefault("likvid_letters", []).append(letter_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _enqueue_dispatches(session: Session) -> None:
+    ids = session.info.pop("likvid_letters", [])
+    for i in range(0, len(ids), DISPATCH_BATCH):
+        enqueue(session, wall_now(), QUEUE_LETTERS, "dispatch_letters", ids[i : i + DISPATCH_BATCH])
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_dispatches(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop("likvid_letters", None)
 
 
 def mark_processed(session: Session, message_id: str | None, now: datetime) -> None:

@@ -20,7 +20,7 @@ from likvid.service import claims as claims_service
 from likvid.service import ledger, timers
 from likvid.service.app import App
 from likvid.service.letters import create_letter
-from likvid.service.records import QUEUE_LETTERS, enqueue, record
+from likvid.service.records import dispatch_later, record
 
 #: timer kind → (the stage a claim must be at, the letter it leads to, the stage it leads to)
 CHAIN = {
@@ -74,7 +74,7 @@ def _chain_step(session: Session, app: App, now: datetime, timer: Timer, claim: 
             _hand_off(session, app, now, c)
     level = {"reminder": claim.reminder_level, "demand": claim.demand_level}.get(timer.kind, 0) + 1
     letter = create_letter(session, now, letter_kind, case, batch, level=level)
-    enqueue(session, now, QUEUE_LETTERS, "dispatch_letters", [letter.id])
+    dispatch_later(session, letter.id)
     return f"letter {letter.id} for {len(batch)} claim(s)"
 
 

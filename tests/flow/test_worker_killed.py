@@ -44,9 +44,9 @@ def test_sigkill_mid_burst_gives_exactly_one_reminder_per_claim(postgres_url: st
     env.update({
         "LIKVID_HOME": str(tmp_path / "home"), "LIKVID_DATABASE_URL": postgres_url,
         "LIKVID_REDIS_URL": redis_url, "LIKVID_CLOCK": "simulated",
-        # Come back quickly: the killed workers' messages after 5 s, outbox rows after 20 s.
+        # Come back quickly: the killed workers' messages return after 5 s.
         "LIKVID_HEARTBEAT_TIMEOUT_MS": "5000", "LIKVID_MAINTENANCE_CHANCE": "200000",
-        "LIKVID_REDELIVER_AFTER_MS": "20000", "LIKVID_RELAY_INTERVAL_MS": "10", "LIKVID_SCHEDULER_INTERVAL_MS": "100",
+        "LIKVID_RELAY_INTERVAL_MS": "10", "LIKVID_SCHEDULER_INTERVAL_MS": "100",
     })
     os.environ.update({k: v for k, v in env.items() if k.startswith("LIKVID_")})
     dispose_engines()
