@@ -123,6 +123,7 @@ class RedisServer:
         self._requested_port = port
         self._port: int | None = port or None
         self._process: subprocess.Popen[bytes] | None = None
+        self._binary: str | None = None
 
     # -- properties ---------------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class RedisServer:
         """
         if self.is_running():
             return self
-        binary = find_redis_server()
+        binary = self._binary = find_redis_server()
         self.directory.mkdir(parents=True, exist_ok=True)
 
         # With an OS-picked port another process may grab it between free_port() and the
@@ -273,7 +274,7 @@ class RedisServer:
             client.close()
 
     def _failure(self, headline: str) -> str:
-        parts = [f"{headline}; binary {find_redis_server()}, directory {self.directory}"]
+        parts = [f"{headline}; binary {self._binary}, directory {self.directory}"]
         for path in (self.directory / CONSOLE_FILE, self.log_file):
             tail = _tail(path)
             if tail:

@@ -39,30 +39,27 @@ def case_for(session: Session, app: App, now: datetime, customer_id: str, credit
     table = CollectionCase.__table__
     insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
     creditor = app.policy.creditors[creditor_id]
-    existing = session.scalar(
-        select(CollectionCase.id).where(
-            CollectionCase.customer_id == customer_id, CollectionCase.creditor_id == creditor_id
-        )
+    mine = select(CollectionCase).where(
+        CollectionCase.customer_id == customer_id, CollectionCase.creditor_id == creditor_id
     )
-    if existing is None:
-        digest = int(hashlib.sha256(f"{creditor_id}/{customer_id}".encode()).hexdigest(), 16)
-        base = f"{creditor.ocr_prefix}{CASE_OCR_MARK}{digest % 10**10:010d}"
-        stmt = insert(table).values(
-            customer_id=customer_id,
-            creditor_id=creditor_id,
-            ocr_reference=generate_ocr(base, creditor.ocr_length_digit),
-            policy_version=app.policy.version,
-            opened_at=to_db(now),
-        )
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id", "creditor_id"]))
-        existing = session.scalar(
-            select(CollectionCase.id).where(
-                CollectionCase.customer_id == customer_id,
-                CollectionCase.creditor_id == creditor_id,
-            )
-        )
-    assert existing is not None
-    return lock_case(session, existing)
+    if not is_sqlite(session.get_bind()):
+        mine = mine.with_for_update()
+    case = session.scalar(mine)
+    if case is not None:
+        return case
+    digest = int(hashlib.sha256(f"{creditor_id}/{customer_id}".encode()).hexdigest(), 16)
+    base = f"{creditor.ocr_prefix}{CASE_OCR_MARK}{digest % 10**10:010d}"
+    stmt = insert(table).values(
+        customer_id=customer_id,
+        creditor_id=creditor_id,
+        ocr_reference=generate_ocr(base, creditor.ocr_length_digit),
+        policy_version=app.policy.version,
+        opened_at=to_db(now),
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["customer_id", "creditor_id"]))
+    case = session.scalar(mine)
+    assert case is not None
+    return case
 
 
 def claim_ocr(session: Session, app: App, creditor_id: str, invoice_number: str, invoice_id: str) -> str:

@@ -149,15 +149,18 @@ def apply_event(s: Session, app: App, now: datetime, event: Event, stored: Recei
         stored.status = "parked"
         return stored.status
     stored.status = "applied"
-    for key in released:
-        release(s, app, now, key)
+    release(s, app, now, released)
     return stored.status
 
 
-def release(s: Session, app: App, now: datetime, key: str) -> None:
-    """Apply, in arrival order, every parked event that was waiting for ``key``."""
-    lock_key(s, key)
-    for parked in list(s.scalars(select(ParkedEvent).where(ParkedEvent.waiting_for == key).order_by(ParkedEvent.id))):
+def release(s: Session, app: App, now: datetime, keys: list[str]) -> None:
+    """Apply, in arrival order, every parked event that was waiting for one of ``keys``."""
+    if not keys:
+        return
+    for key in keys:
+        lock_key(s, key)
+    waiting = select(ParkedEvent).where(ParkedEvent.waiting_for.in_(keys)).order_by(ParkedEvent.id)
+    for parked in list(s.scalars(waiting)):
         s.delete(parked)
         s.flush()
         stored = s.get(ReceivedEvent, parked.event_id)
@@ -245,14 +248,17 @@ def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], me
     with transaction(app.db) as s:
         now = app.clock.now(s)
         record_rejections(s, now, [(raw, res) for raw, ev, res in checked if ev is None])
+        ids = [ev.id for _, ev, _ in checked if ev is not None]
+        seen = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_(ids)))) if ids else set()
         for raw, event, result in checked:
             result = Result(result.id, result.status, list(result.errors))
             results.append(result)
             if event is None:
                 continue
-            if s.get(ReceivedEvent, event.id) is not None:
+            if event.id in seen:
                 result.status = "duplicate"
                 continue
+            seen.add(event.id)
             try:
                 with s.begin_nested():
                     apply_event(s, app, now, event)

@@ -79,3 +79,21 @@ def test_a_rejected_domain_event_leaves_nothing_behind(pipe: Pipeline) -> None:
         assert s.get(ReceivedEvent, "cr-1") is None
         row = s.scalar(select(RejectedEvent).where(RejectedEvent.event_id == "cr-1"))
         assert row is not None and row.reasons[0]["field"] == "data.amount"
+
+
+def test_publish_command_prints_a_line_per_event_and_fails_on_a_rejection(pipe: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from likvid.service import app as app_module
+
+    monkeypatch.setattr(app_module, "_APP", pipe.app)
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in [customer("C1"), invoice("I1", "C1", "abc")]) + "\n{oops\n")
+    out = CliRunner().invoke(cli, ["publish", str(events), "--wait", "--timeout", "60"])
+    assert out.exit_code == 1
+    lines = [json.loads(line) for line in out.output.strip().splitlines()]
+    assert [line["status"] for line in lines] == ["accepted", "rejected", "rejected"]
+    assert lines[1]["errors"][0]["field"] == "data.amount"
+    assert lines[2]["errors"][0]["field"] == "$"
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text(json.dumps(invoice("I2", "C1", "10.00")) + "\n")
+    assert CliRunner().invoke(cli, ["publish", str(ok), "--wait"]).exit_code == 0
+    assert pipe.invoice("I2")["status"] == "open"

@@ -71,13 +71,25 @@ class Pipeline:
 
 
 @contextmanager
-def running_pipeline(database_url: str, redis_url: str, home: Path, *, threads: int = 4,
-                     start: str = "2026-01-05T00:00:00+01:00") -> Iterator[Pipeline]:
+def running_pipeline(
+    database_url: str,
+    redis_url: str,
+    home: Path,
+    *,
+    threads: int = 4,
+    start: str = "2026-01-05T00:00:00+01:00",
+) -> Iterator[Pipeline]:
     dispose_engines()
-    settings = Settings.from_env({
-        "LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": database_url, "LIKVID_REDIS_URL": redis_url,
-        "LIKVID_CLOCK": "simulated", "LIKVID_SCHEDULER_INTERVAL_MS": "50", "LIKVID_RELAY_INTERVAL_MS": "10",
-    })
+    settings = Settings.from_env(
+        {
+            "LIKVID_HOME": str(home),
+            "LIKVID_DATABASE_URL": database_url,
+            "LIKVID_REDIS_URL": redis_url,
+            "LIKVID_CLOCK": "simulated",
+            "LIKVID_SCHEDULER_INTERVAL_MS": "50",
+            "LIKVID_RELAY_INTERVAL_MS": "10",
+        }
+    )
     app = bootstrap(settings, fresh=True)
     prepare(app)
     set_clock(app, datetime.fromisoformat(start))
@@ -88,8 +100,10 @@ def running_pipeline(database_url: str, redis_url: str, home: Path, *, threads: 
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=50)
     stop = threading.Event()
     relay = Relay(app, broker, redis_url)
-    loops = [threading.Thread(target=relay.run, args=(stop,), daemon=True),
-             threading.Thread(target=scheduler.run, args=(app, stop), daemon=True)]
+    loops = [
+        threading.Thread(target=relay.run, args=(stop,), daemon=True),
+        threading.Thread(target=scheduler.run, args=(app, stop), daemon=True),
+    ]
     worker.start()
     for t in loops:
         t.start()
@@ -108,28 +122,57 @@ def running_pipeline(database_url: str, redis_url: str, home: Path, *, threads: 
 
 # Event builders (valid by default; override any field) ------------------------------------
 
+
 def envelope(type_: str, data: dict[str, Any], **over: Any) -> dict[str, Any]:
-    return {"id": over.pop("id", f"ev-{next(_ids)}-{type_}"), "type": type_, "version": 1,
-            "occurred_at": over.pop("occurred_at", "2026-01-05T09:00:00+01:00"),
-            "source": over.pop("source", "test"), "data": data, **over}
+    return {
+        "id": over.pop("id", f"ev-{next(_ids)}-{type_}"),
+        "type": type_,
+        "version": 1,
+        "occurred_at": over.pop("occurred_at", "2026-01-05T09:00:00+01:00"),
+        "source": over.pop("source", "test"),
+        "data": data,
+        **over,
+    }
 
 
 def customer(cid: str = "C1", **over: Any) -> dict[str, Any]:
-    data = {"customer_id": cid, "party_type": "person", "identity_number": "811218-9876",
-            "name": "Anna Andersson", "address": {"street": "Storgatan 1", "postal_code": "123 45", "city": "Exempelby"},
-            "email": "anna@example.se", "language": "sv"}
+    data = {
+        "customer_id": cid,
+        "party_type": "person",
+        "identity_number": "811218-9876",
+        "name": "Anna Andersson",
+        "address": {"street": "Storgatan 1", "postal_code": "123 45", "city": "Exempelby"},
+        "email": "anna@example.se",
+        "language": "sv",
+    }
     data.update(over)
     return envelope("customer-registered", data)
 
 
-def invoice(iid: str = "I1", cid: str = "C1", amount: str = "1000.00", due: str = "2026-01-30", **over: Any) -> dict[str, Any]:
-    data = {"invoice_id": iid, "creditor_id": "kommun", "customer_id": cid, "invoice_number": f"2026{abs(hash(iid)) % 10**6:06d}",
-            "issue_date": "2026-01-05", "due_date": due, "amount": amount, "claim_kind": "childcare"}
+def invoice(
+    iid: str = "I1", cid: str = "C1", amount: str = "1000.00", due: str = "2026-01-30", **over: Any
+) -> dict[str, Any]:
+    data = {
+        "invoice_id": iid,
+        "creditor_id": "kommun",
+        "customer_id": cid,
+        "invoice_number": f"2026{abs(hash(iid)) % 10**6:06d}",
+        "issue_date": "2026-01-05",
+        "due_date": due,
+        "amount": amount,
+        "claim_kind": "childcare",
+    }
     data.update(over)
     return envelope("invoice-issued", data)
 
 
-def payment(pid: str, amount: str, invoice_id: str | None = None, reference: str | None = None, paid_on: str = "2026-01-20") -> dict[str, Any]:
+def payment(
+    pid: str,
+    amount: str,
+    invoice_id: str | None = None,
+    reference: str | None = None,
+    paid_on: str = "2026-01-20",
+) -> dict[str, Any]:
     data: dict[str, Any] = {"payment_id": pid, "amount": amount, "paid_on": paid_on}
     if invoice_id:
         data["invoice_id"] = invoice_id
@@ -139,6 +182,11 @@ def payment(pid: str, amount: str, invoice_id: str | None = None, reference: str
 
 
 def objection(oid: str, invoice_id: str, **over: Any) -> dict[str, Any]:
-    data = {"objection_id": oid, "invoice_id": invoice_id, "received_on": "2026-02-01", "reason": "Jag har inte beställt detta."}
+    data = {
+        "objection_id": oid,
+        "invoice_id": invoice_id,
+        "received_on": "2026-02-01",
+        "reason": "Jag har inte beställt detta.",
+    }
     data.update(over)
     return envelope("objection-filed", data)

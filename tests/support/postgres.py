@@ -22,6 +22,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -46,6 +47,25 @@ SERVER_OPTIONS = (
 )
 
 
+PREFIX = "likvid-pg-"  # throwaway cluster directories: <tmp>/likvid-pg-XXXX
+OWNER_FILE = "owner.pid"  # pid of the test process that owns the cluster
+
+
+def _shared_tmp() -> str:
+    """A temp dir the postgres user can reach (pytest's own tmp dirs are private)."""
+    return "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server could be used; the message says why."""
 
@@ -56,6 +76,7 @@ class PostgresServer:
 
     admin_url: URL  # SQLAlchemy URL of the maintenance database (usually ``postgres``)
     cluster: ThrowawayCluster | None = field(default=None, repr=False)
+    _template1_is_utf8: bool | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -72,10 +93,24 @@ class PostgresServer:
         return psycopg.connect(**_psycopg_kwargs(self.admin_url), autocommit=True)
 
     def create_database(self, name: str | None = None) -> tuple[str, str]:
-        """Create an empty database; returns ``(name, sqlalchemy_url)``."""
+        """Create an empty UTF-8 database; returns ``(name, sqlalchemy_url)``."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         with self.connect_admin() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if self._template1_is_utf8 is None:
+                encoding = conn.execute(
+                    "SELECT pg_encoding_to_char(encoding) FROM pg_database"
+                    " WHERE datname = 'template1'"
+                ).fetchone()
+                self._template1_is_utf8 = bool(encoding and encoding[0] == "UTF8")
+            if self._template1_is_utf8:
+                statement = sql.SQL("CREATE DATABASE {}")
+            else:
+                # A cluster created without a UTF-8 locale (SQL_ASCII): force UTF-8, or text
+                # such as "påminnelse" would not round-trip.
+                statement = sql.SQL(
+                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
+                )
+            conn.execute(statement.format(sql.Identifier(name)))
         return name, self.url_for(name)
 
     def drop_database(self, name: str) -> None:
@@ -209,6 +244,7 @@ class ThrowawayCluster:
         return result
 
     def start(self) -> PostgresServer:
+        self.reap_stale()
         if self.as_root:
             try:
                 owner = pwd.getpwnam(SUPERUSER)
@@ -217,11 +253,10 @@ class ThrowawayCluster:
                     "running as root and there is no 'postgres' user to run PostgreSQL as"
                 ) from exc
             # Somewhere the postgres user can reach (pytest's tmp dirs are root-only).
-            parent = "/tmp" if os.path.isdir("/tmp") else None
-            self.base = Path(tempfile.mkdtemp(prefix="likvid-pg-", dir=parent))
+            self.base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_shared_tmp()))
             os.chown(self.base, owner.pw_uid, owner.pw_gid)
         else:
-            self.base = Path(tempfile.mkdtemp(prefix="likvid-pg-"))
+            self.base = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_shared_tmp()))
         try:
             self._makedirs()
             self._run(
@@ -283,8 +318,33 @@ class ThrowawayCluster:
             self.stop()
             raise
 
+    def reap_stale(self) -> None:
+        """Stop and delete throwaway clusters whose test process died without cleaning up."""
+        for owner_file in glob(os.path.join(_shared_tmp(), f"{PREFIX}*", OWNER_FILE)):
+            base = Path(owner_file).parent
+            try:
+                owner_pid = int(Path(owner_file).read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if _pid_alive(owner_pid):
+                continue
+            postmaster = base / "data" / "postmaster.pid"
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # First line of postmaster.pid is the server's pid. Signal it only if that pid
+                # still is a postgres serving this directory; SIGQUIT = immediate shutdown.
+                pid = int(postmaster.read_text().split()[0])
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                if str(base / "data").encode() in cmdline and b"postgres" in cmdline:
+                    os.kill(pid, signal.SIGQUIT)
+                    for _ in range(50):
+                        if not _pid_alive(pid):
+                            break
+                        time.sleep(0.1)
+            shutil.rmtree(base, ignore_errors=True)
+
     def _makedirs(self) -> None:
         assert self.base is not None
+        (self.base / OWNER_FILE).write_text(f"{os.getpid()}\n")
         self.sockdir.mkdir()
         if self.as_root:
             owner = pwd.getpwnam(SUPERUSER)
