@@ -2,7 +2,7 @@
 dramatiq no-op throughput measured in the same run (the issue's "Must hold": at least 0.3 of
 the raw figure).
 
-    uv run python bench/pipeline_burst.py [--invoices 5000] [--customers N] [--runs 3]
+    uv run python bench/pipeline_burst.py [--invoices 500] [--customers N] [--runs 3]
                                           [--postgres-url URL] [--threads 4]
 
 One run of the script does, for each of ``--runs`` rounds (interleaved, so drifting noise on a
