@@ -18,6 +18,14 @@ class MaskIdentities(logging.Filter):
         return True
 
 
+def mask_existing_handlers() -> None:
+    """Add the mask to every handler already configured (dramatiq's worker processes set up
+    logging before they import our module)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskIdentities) for f in handler.filters):
+            handler.addFilter(MaskIdentities())
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -1,7 +1,10 @@
 """The module `dramatiq` loads in worker processes: configure the broker, then declare actors."""
 
+from likvid.logs import mask_existing_handlers
 from likvid.service.app import bootstrap
 from likvid.workers.broker import configure
+
+mask_existing_handlers()
 
 configure(bootstrap().settings.resolved_redis_url())
 

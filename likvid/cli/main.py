@@ -293,7 +293,8 @@ def policy_default() -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
-    """Backlog: unprocessed outbox messages, timers due or in flight. Exit 1 if work is stuck."""
+    """Backlog: unprocessed outbox messages, timers due or in flight (queues and health checks
+    arrive with the operations issue)."""
     from likvid.service.progress import backlog
 
     data = backlog(_app())

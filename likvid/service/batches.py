@@ -57,7 +57,9 @@ def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str 
 
 def quarantine(app: App, actor: str, item: Any, message_id: str | None) -> None:
     error = traceback.format_exc(limit=30)
-    log.error("%s: item %r failed and was set aside as a dead letter", actor, item)
+    # Only an id in the log: items may be raw events carrying personal data (POLICY.md point 10).
+    ident = item.get("id") if isinstance(item, dict) else item if isinstance(item, int | str) and len(str(item)) <= 40 else "?"
+    log.error("%s: item %s failed and was set aside as a dead letter", actor, ident)
     with transaction(app.db) as s:
         now = app.clock.now(s)
         s.add(DeadLetter(message_id=message_id or "-", queue="", actor=actor, payload={"args": [[jsonable(item)]]},

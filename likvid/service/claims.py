@@ -62,6 +62,13 @@ def case_for(session: Session, app: App, now: datetime, customer_id: str, credit
     return case
 
 
+def ocr_owner(session: Session, creditor_id: str, ocr: str) -> str | None:
+    """The invoice that already uses ``ocr`` with this creditor (references are per bankgiro)."""
+    return session.scalar(
+        select(Claim.invoice_id).where(Claim.creditor_id == creditor_id, Claim.ocr_reference == ocr)
+    )
+
+
 def claim_ocr(session: Session, app: App, creditor_id: str, invoice_number: str, invoice_id: str) -> str:
     """A generated OCR reference (§7.1): the creditor's prefix and the invoice number's digits,
     with length and check digit as the creditor's bankgiro agreement says."""
@@ -72,10 +79,7 @@ def claim_ocr(session: Session, app: App, creditor_id: str, invoice_number: str,
     base = creditor.ocr_prefix + digits
     for suffix in ("", *map(str, range(1, 100))):
         ref = generate_ocr(base + suffix, creditor.ocr_length_digit)
-        taken = session.scalar(
-            select(Claim.invoice_id).where(Claim.creditor_id == creditor_id, Claim.ocr_reference == ref)
-        )
-        if taken is None:
+        if ocr_owner(session, creditor_id, ref) is None:
             return ref
     raise Rejected("data.ocr_reference", "could not be generated uniquely; give one")
 
@@ -96,9 +100,7 @@ def register_invoice(session: Session, app: App, now: datetime, event_id: str, d
             validate_ocr(ocr, require_length_digit=creditor.ocr_length_digit)
         except ValueError as exc:
             raise Rejected("data.ocr_reference", str(exc)) from None
-        clash = session.scalar(
-            select(Claim.invoice_id).where(Claim.creditor_id == creditor_id, Claim.ocr_reference == ocr)
-        )
+        clash = ocr_owner(session, creditor_id, ocr)
         if clash:
             raise Rejected("data.ocr_reference", f"is already used by invoice {clash}")
     else:
