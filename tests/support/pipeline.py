@@ -33,9 +33,10 @@ _ids = itertools.count(1)
 
 
 class Pipeline:
-    def __init__(self, app: App, redis_url: str) -> None:
+    def __init__(self, app: App, redis_url: str, worker: dramatiq.Worker | None = None) -> None:
         self.app = app
         self.redis_url = redis_url
+        self.worker = worker
 
     # When ---------------------------------------------------------------------------
     def publish(self, *events: dict[str, Any], wait: bool = True) -> list[dict[str, Any]]:
@@ -108,7 +109,7 @@ def running_pipeline(
     for t in loops:
         t.start()
     try:
-        yield Pipeline(app, redis_url)
+        yield Pipeline(app, redis_url, worker)
     finally:
         stop.set()
         for t in loops:
