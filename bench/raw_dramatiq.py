@@ -236,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", help="use this Redis instead of starting a private one")
     args = parser.parse_args(argv)
 
+    # Killed with SIGTERM: unwind normally, so workers, Redis and temp dirs are cleaned up
+    # (once: a second SIGTERM, e.g. forwarded by `uv run`, must not abort the clean-up).
+    def on_sigterm(*_: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
     params = {k: getattr(args, k) for k in ("messages", "processes", "threads", "runs")}
     machine = machine_description()
     print(
