@@ -82,8 +82,32 @@ class KindSection(_Strict):
     fees: FeesSection = FeesSection()
 
 
+Channel = Literal["email", "letter"]
+#: [I] Reminders and acknowledgements by email where the customer has an address; collection
+#: demands and hand-off notices on paper, for proof of sending (SWEDISH-RULES.md §6.1).
+DEFAULT_CHANNELS: dict[str, list[Channel]] = {
+    "reminder": ["email", "letter"],
+    "objection_acknowledgement": ["email", "letter"],
+    "collection_demand": ["letter"],
+    "handoff_notice": ["letter"],
+}
+
+
+def _known_letter_kinds(v: dict[str, list[Channel]]) -> dict[str, list[Channel]]:
+    for kind, order in v.items():
+        if kind not in DEFAULT_CHANNELS:
+            raise ValueError(f"{kind!r} is not a letter kind (one of {', '.join(DEFAULT_CHANNELS)})")
+        if not order:
+            raise ValueError(f"{kind}: give at least one channel")
+    return v
+
+
 class DefaultsSection(_Strict):
     objection_how: str = Field(min_length=10)
+    #: Channel order per letter kind: the first one that reaches the customer is used.
+    channels: dict[str, list[Channel]] = DEFAULT_CHANNELS
+
+    _channels = field_validator("channels")(classmethod(lambda cls, v: _known_letter_kinds(v)))
     #: [I] Days within which an objection is re-examined (SWEDISH-RULES.md §3: investigate promptly).
     objection_review_days: int = Field(14, ge=1, le=90)
     steps: StepsSection
@@ -121,6 +145,9 @@ class CreditorSection(_Strict):
     steps: StepsSection = StepsSection()
     fees: FeesSection = FeesSection()
     claim_kinds: dict[str, KindSection] = {}
+    channels: dict[str, list[Channel]] = {}
+
+    _channels = field_validator("channels")(classmethod(lambda cls, v: _known_letter_kinds(v)))
 
     @field_validator("org_number")
     @classmethod
@@ -211,6 +238,12 @@ class Policy:
 
     def steps_for(self, creditor_id: str, claim_kind: str) -> StepPolicy:
         return _resolve(self, creditor_id, claim_kind)
+
+    def channels_for(self, creditor_id: str, letter_kind: str) -> list[str]:
+        creditor = self.creditors[creditor_id]
+        if letter_kind in creditor.channels:
+            return list(creditor.channels[letter_kind])
+        return list(self.file.defaults.channels.get(letter_kind, ["letter"]))
 
     def last_known_rate_date(self) -> date | None:
         rates = self.reference_rates

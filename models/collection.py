@@ -56,6 +56,17 @@ class Letter(Base):
     path: Mapped[str | None] = mapped_column(String(500))
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any] | None]
+    #: email or letter: how it reached (or is to reach) the customer
+    channel: Mapped[str | None] = mapped_column(String(10))
+    #: email only: pending, sending, sent, failed (then it went as a letter)
+    email_status: Mapped[str | None] = mapped_column(String(10))
+    email_sent_at: Mapped[datetime | None]
+    #: Proof of sending (SWEDISH-RULES.md §6.1): the content's SHA-256 and the address used.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    address_used: Mapped[dict[str, Any] | None]
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    #: When its line went into the print provider's daily manifest.
+    manifest_at: Mapped[datetime | None]
 
 
 class LetterClaim(Base):

@@ -10,8 +10,9 @@ import dramatiq
 from likvid.service import ingest
 from likvid.service.app import bootstrap
 from likvid.service.batches import run_batch
+from likvid.service.channels import send_emails as send_emails_service
 from likvid.service.letters import dispatch
-from likvid.service.records import QUEUE_INGEST, QUEUE_LETTERS, QUEUE_STEPS
+from likvid.service.records import QUEUE_EMAIL, QUEUE_INGEST, QUEUE_LETTERS, QUEUE_STEPS
 from likvid.service.steps import fire
 from likvid.workers.broker import current_message_id
 
@@ -45,4 +46,16 @@ def dispatch_letters(letter_ids: list[str]) -> None:
     run_batch(app, "dispatch_letters", letter_ids, lambda s, now, lid: dispatch(s, app, now, str(lid)), current_message_id())
 
 
-__all__ = ["dispatch_letters", "fire_timers", "ingest_event", "ingest_events"]
+@dramatiq.actor(queue_name=QUEUE_EMAIL, **RETRIES)
+def send_emails(letter_ids: list[str]) -> None:
+    """Email letters already decided and recorded; exactly once per letter."""
+    app = bootstrap()
+    send_emails_service(app, letter_ids)
+    from likvid.db import transaction
+    from likvid.service.records import mark_processed
+
+    with transaction(app.db) as s:
+        mark_processed(s, current_message_id(), app.clock.now(s))
+
+
+__all__ = ["send_emails", "dispatch_letters", "fire_timers", "ingest_event", "ingest_events"]

@@ -270,6 +270,37 @@ def rejected_list(limit: int, as_json: bool) -> None:
 
 
 @cli.group()
+def letters() -> None:
+    """Letters and their templates."""
+
+
+@letters.command("preview")
+@click.argument("kind")
+@click.option("--lang", "language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="FILE.pdf, FILE.html or FILE.txt: the rendering is chosen by the suffix.")
+def letters_preview(kind: str, language: str, out: Path) -> None:
+    """Render a letter of KIND with sample data (reminder, collection_demand, handoff_notice,
+    objection_acknowledgement)."""
+    from likvid.service.pdf import render_pdf
+    from likvid.service.render import LETTER_KINDS, render_letter
+    from likvid.service.samples import sample_context
+
+    if kind not in LETTER_KINDS:
+        raise click.BadParameter(f"one of {', '.join(LETTER_KINDS)}", param_hint="KIND")
+    context = sample_context(kind, language)
+    suffix = out.suffix.lower()
+    if suffix == ".pdf":
+        out.write_bytes(render_pdf(kind, language, context))
+    elif suffix in (".html", ".txt"):
+        rendered = render_letter(kind, language, context)
+        out.write_text(rendered.html if suffix == ".html" else rendered.text, encoding="utf-8")
+    else:
+        raise click.BadParameter("the file must end in .pdf, .html or .txt", param_hint="--out")
+    click.echo(f"wrote {out}")
+
+
+@cli.group()
 def policy() -> None:
     """The policy configuration."""
 

@@ -22,10 +22,11 @@ from likvid.rules.collection import demand_due_on, handoff_due_on, reason_not_to
 from likvid.rules.deadlines import payment_deadline
 from likvid.rules.fees import collection_fee_ore, reminder_fee_ore
 from likvid.rules.interest import InterestLine, interest_start, penalty_interest
+from likvid.service import channels, ledger, timers
 from likvid.service import claims as claims_service
-from likvid.service import ledger, timers
 from likvid.service.app import App
-from likvid.service.records import record
+from likvid.service.pdf import render_pdf
+from likvid.service.records import QUEUE_EMAIL, enqueue, record
 from likvid.service.render import render_letter
 
 #: The stage a claim must be at for each letter kind to still be sent about it.
@@ -137,7 +138,9 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
     context = build_context(app, letter, case, customer, keep, amounts, fees, interest_lines,
                             deadline, next_step, today)
     rendered = render_letter(letter.kind, customer.language, context)
-    path = _write(app.settings.letters_dir / today.isoformat(), letter.id, rendered.text, rendered.html)
+    pdf = render_pdf(letter.kind, customer.language, context)
+    path = _write(app.settings.letters_dir / today.isoformat(), letter.id, rendered.text, rendered.html, pdf)
+    channel = channels.choose(app, case.creditor_id, letter.kind, customer)
 
     letter.status = "sent"
     letter.sent_at = to_db(now)
@@ -146,6 +149,9 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
     letter.language = customer.language
     letter.total_ore = context["totals"]["total_ore"]
     letter.path = str(path)
+    letter.pdf_path = str(path.with_suffix(".pdf"))
+    letter.channel = channel
+    letter.content_hash = channels.content_hash(rendered.text, rendered.html, pdf)
     letter.details = {**(letter.details or {}), "subject": rendered.subject,
                       "claims": [c.invoice_id for c in keep], "fees": sum(f["amount_ore"] for f in fees),
                       "interest": sum(line.amount_ore for line in interest_lines)}
@@ -157,10 +163,19 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
             record(session, now, event, claim_id=claim.invoice_id, customer_id=claim.customer_id,
                    case_id=case.id, letter_id=letter.id, level=letter.level, amount=coll,
                    deadline=deadline, basis=_basis(letter.kind))
-    record(session, now, "letter-ready", customer_id=case.customer_id, case_id=case.id,
-           letter_id=letter.id, kind=letter.kind, channel="letter", path=str(path),
-           invoice_ids=[c.invoice_id for c in keep])
-    return f"sent {letter.id}"
+    if channel == "email":
+        letter.email_status = "pending"
+        letter.address_used = {"channel": "email", "email": channels.email_address(customer)}
+        enqueue(session, now, QUEUE_EMAIL, "send_emails", [letter.id])
+    else:
+        letter.address_used = {"channel": "letter", "lines": context["recipient"]["address_lines"]}
+        channels.print_letter(app, session, now, letter, pdf, context["recipient"], customer)
+    return f"sent {letter.id} by {channel}"
+
+
+def pdf_for(letter: Letter) -> bytes:
+    """The PDF rendered when the letter was decided (kept as proof of its content)."""
+    return Path(letter.pdf_path or "").read_bytes()
 
 
 def _basis(kind: str) -> str:
@@ -210,18 +225,24 @@ def _advance_claims(session: Session, app: App, now: datetime, letter: Letter, c
             timers.schedule(session, now, "handoff", claim.invoice_id, handoff_due_on(deadline, steps.handoff_after_days))
 
 
-def _write(directory: Path, name: str, text: str, html: str) -> Path:
-    """Write both renderings atomically; a retry overwrites the same files, so one letter stays one."""
+def _write(directory: Path, name: str, text: str, html: str, pdf: bytes) -> Path:
+    """Write the renderings atomically; a retry overwrites the same files, so one letter stays one."""
     directory.mkdir(parents=True, exist_ok=True)
-    for suffix, content in ((".txt", text), (".html", html)):
+    for suffix, content in ((".txt", text.encode("utf-8")), (".html", html.encode("utf-8")), (".pdf", pdf)):
         tmp = directory / f".{name}{suffix}.tmp"
-        tmp.write_text(content, encoding="utf-8")
+        tmp.write_bytes(content)
         os.replace(tmp, directory / f"{name}{suffix}")
     return directory / f"{name}.txt"
 
 
 def recipient(customer: Customer) -> dict[str, Any]:
-    """Name and address lines; a protected identity never gets an address printed (§9)."""
+    """Name and address lines; a protected identity never gets an address printed (§9); a
+    registered representative (guardian, trustee, estate contact) receives the letter."""
+    rep = customer.representative or {}
+    if rep.get("address") and not customer.protected_identity:
+        a = rep["address"]
+        lines = [f"för {customer.name}", a.get("street", ""), f"{a.get('postal_code', '')} {a.get('city', '')}".strip()]
+        return {"name": rep.get("name") or customer.name, "address_lines": [x for x in lines if x], "protected": False}
     if customer.protected_identity:
         return {"name": customer.name, "address_lines": list(PROTECTED_ADDRESS), "protected": True}
     a = customer.address or {}

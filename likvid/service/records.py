@@ -21,9 +21,10 @@ from likvid.models import OutboxMessage, TimelineEntry
 QUEUE_INGEST = "ingest"
 QUEUE_STEPS = "steps"
 QUEUE_LETTERS = "letters"
+QUEUE_EMAIL = "email"
 #: Not a dramatiq queue: outbound events go to a Redis stream for other systems.
 QUEUE_OUTBOUND = "outbound"
-WORKER_QUEUES = (QUEUE_INGEST, QUEUE_STEPS, QUEUE_LETTERS)
+WORKER_QUEUES = (QUEUE_INGEST, QUEUE_STEPS, QUEUE_LETTERS, QUEUE_EMAIL)
 #: The Redis stream other systems read outbound events from.
 OUTBOUND_STREAM = "likvid:outbound"
 
