@@ -90,6 +90,10 @@ DEFAULT_CHANNELS: dict[str, list[Channel]] = {
     "objection_acknowledgement": ["email", "letter"],
     "collection_demand": ["letter"],
     "handoff_notice": ["letter"],
+    "deferral_confirmation": ["email", "letter"],
+    "payment_plan": ["letter"],
+    "payment_plan_broken": ["email", "letter"],
+    "review_decision": ["letter"],
 }
 
 
@@ -110,6 +114,13 @@ class DefaultsSection(_Strict):
     _channels = field_validator("channels")(classmethod(lambda cls, v: _known_letter_kinds(v)))
     #: [I] Days within which an objection is re-examined (SWEDISH-RULES.md §3: investigate promptly).
     objection_review_days: int = Field(14, ge=1, le=90)
+    #: [I] Days after an installment's due date before an unpaid installment breaks the plan.
+    plan_grace_days: int = Field(7, ge=0, le=60)
+    #: [I] Days collection waits after a death (SWEDISH-RULES.md §10: the estate inventory
+    #: takes about 4 months).
+    debtor_status_hold_days: int = Field(120, ge=1, le=730)
+    #: [I] Days the customer has to return a signed payment plan.
+    plan_sign_days: int = Field(14, ge=1, le=90)
     steps: StepsSection
     fees: FeesSection
 

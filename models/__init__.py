@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 models. The schema is created only by Alembic migrations (``likvid migrate``)."""
 
 from .base import Base
-from .collection import Hold, Letter, LetterClaim, Timer
+from .collection import HandlerStatement, Hold, Letter, LetterClaim, PaymentPlan, Task, Timer
 from .ledger import COMPONENTS, ENTRY_KINDS, Claim, CollectionCase, LedgerEntry, Payment
 from .messaging import (
     BusinessClock,
@@ -16,6 +16,6 @@ from .parties import Creditor, Customer
 
 __all__ = [
     "Base", "BusinessClock", "COMPONENTS", "Claim", "CollectionCase", "Creditor", "Customer",
-    "DeadLetter", "ENTRY_KINDS", "Hold", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
+    "DeadLetter", "ENTRY_KINDS", "HandlerStatement", "Hold", "PaymentPlan", "Task", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
     "ParkedEvent", "Payment", "ReceivedEvent", "RejectedEvent", "TimelineEntry", "Timer",
 ]

@@ -23,8 +23,13 @@ class Hold(Base):
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(20))
     ref: Mapped[str] = mapped_column(String(100))
+    #: Scope: one claim (claim_id), a collection case (case_id), or a customer (customer_id alone).
     claim_id: Mapped[str | None] = mapped_column(ForeignKey("claims.invoice_id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(index=True)
     customer_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    #: For a case or customer hold: only claims issued on or before this date (a debt
+    #: restructuring covers the debts that existed when it opened, SWEDISH-RULES.md §10).
+    claims_issued_by: Mapped[date | None]
     amount_ore: Mapped[int | None]
     reason: Mapped[str] = mapped_column(String(4000))
     created_by: Mapped[str | None] = mapped_column(String(200))
@@ -109,3 +114,51 @@ class Timer(Base):
     emitted_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(500))
+
+
+class PaymentPlan(Base):
+    """An amorteringsplan (POLICY.md point 9): in force only once the signed copy is registered."""
+
+    __tablename__ = "payment_plans"
+
+    id: Mapped[str] = id_column()
+    customer_id: Mapped[str] = mapped_column(String(100), index=True)
+    creditor_id: Mapped[str] = mapped_column(String(100))
+    invoice_ids: Mapped[list[Any]]
+    #: [{"due_date": "YYYY-MM-DD", "amount_ore": int}], ascending
+    installments: Mapped[list[Any]]
+    total_ore: Mapped[int]
+    #: proposed, active, broken, cancelled, completed
+    status: Mapped[str] = mapped_column(String(20))
+    proposed_by: Mapped[str | None] = mapped_column(String(200))
+    proposed_at: Mapped[datetime]
+    signed_on: Mapped[date | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class HandlerStatement(Base):
+    """The handler's statement on an objection, which a review requires (POLICY.md point 7)."""
+
+    __tablename__ = "handler_statements"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    objection_id: Mapped[str] = mapped_column(String(100), index=True)
+    handler: Mapped[str] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(String(4000))
+    recorded_at: Mapped[datetime]
+
+
+class Task(Base):
+    """Work for a collection handler (report a claim in a debt restructuring, lodge it in a
+    bankruptcy, contact an estate)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(String(1000))
+    due_on: Mapped[date | None]
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]

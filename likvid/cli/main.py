@@ -270,6 +270,93 @@ def rejected_list(limit: int, as_json: bool) -> None:
 
 
 @cli.group()
+def holds() -> None:
+    """Pause collection by hand: for a reason, by someone, optionally until a date."""
+
+
+@holds.command("add")
+@click.option("--invoice", "invoice_id", help="Hold one invoice.")
+@click.option("--customer", "customer_id", help="Hold all of a customer's invoices, every creditor.")
+@click.option("--reason", required=True)
+@click.option("--by", "by", required=True, help="Who decided it.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Ends by itself after this day.")
+def holds_add(invoice_id: str | None, customer_id: str | None, reason: str, by: str, until: datetime | None) -> None:
+    import uuid
+
+    from likvid.db import transaction
+    from likvid.service import holds as holds_service
+    from likvid.service.errors import Rejected
+    from likvid.service.payments import Parked
+
+    if bool(invoice_id) == bool(customer_id):
+        raise click.UsageError("give exactly one of --invoice and --customer")
+    app = _app()
+    ref = f"M-{uuid.uuid4().hex[:10]}"
+    try:
+        with transaction(app.db) as s:
+            holds_service.manual(s, app, app.clock.now(s), invoice_id=invoice_id, customer_id=customer_id,
+                                 reason=reason, by=by, until=until.date() if until else None, ref=ref)
+    except Parked:
+        raise click.ClickException(f"no invoice {invoice_id}") from None
+    except Rejected as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"hold {ref} placed")
+
+
+@holds.command("lift")
+@click.argument("ref")
+@click.option("--reason", default="lifted by hand", show_default=True)
+def holds_lift(ref: str, reason: str) -> None:
+    from likvid.db import transaction
+    from likvid.service import holds as holds_service
+    from likvid.service.errors import Rejected
+    from likvid.service.payments import Parked
+
+    app = _app()
+    try:
+        with transaction(app.db) as s:
+            holds_service.lift(s, app, app.clock.now(s), "manual", ref, reason)
+    except (Parked, Rejected):
+        raise click.ClickException(f"no open manual hold {ref}") from None
+    click.echo(f"hold {ref} lifted; collection resumes with fresh time")
+
+
+@cli.group()
+def objections() -> None:
+    """Objections (policy point 6)."""
+
+
+@objections.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def objections_list(as_json: bool) -> None:
+    """Open objections with their age and review due date; overdue ones are flagged."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from likvid.db import read_session
+    from likvid.models import Hold
+
+    app = _app()
+    days = app.policy.file.defaults.objection_review_days
+    with read_session(app.db) as s:
+        today = app.clock.today(s)
+        rows = s.scalars(select(Hold).where(Hold.kind == "objection", Hold.ended_at.is_(None)).order_by(Hold.starts_on))
+        items = [{"objection_id": h.ref, "invoice_id": h.claim_id, "received_on": h.starts_on.isoformat(),
+                  "age_days": (today - h.starts_on).days, "review_due": (h.starts_on + timedelta(days=days)).isoformat(),
+                  "overdue": today > h.starts_on + timedelta(days=days)} for h in rows]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for it in items:
+        flag = "  OVERDUE" if it["overdue"] else ""
+        click.echo(f"{it['objection_id']:<20} {it['invoice_id']:<20} received {it['received_on']} "
+                   f"({it['age_days']} days), review by {it['review_due']}{flag}")
+    if not items:
+        click.echo("no open objections")
+
+
+@cli.group()
 def letters() -> None:
     """Letters and their templates."""
 

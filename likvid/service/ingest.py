@@ -21,7 +21,7 @@ from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import Claim, CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
-from likvid.service import holds, payments
+from likvid.service import holds, payments, plans
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
@@ -110,11 +110,6 @@ def _payment_received(s: Session, app: App, now: datetime, event_id: str, d: Any
     return [f"payment:{d.payment_id}"]
 
 
-def _objection_filed(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:
-    holds.objection_filed(s, app, now, event_id, d)
-    return [f"objection:{d.objection_id}"]
-
-
 HANDLERS: dict[str, Handler] = {
     "customer-registered": _customer_registered,
     "customer-updated": _customer_updated,
@@ -123,8 +118,16 @@ HANDLERS: dict[str, Handler] = {
     "invoice-credited": _invoice_credited,
     "payment-received": _payment_received,
     "payment-reversed": payments.reverse,
-    "objection-filed": _objection_filed,
+    "objection-filed": holds.objection_filed,
     "objection-withdrawn": holds.objection_withdrawn,
+    "handler-statement-recorded": holds.statement_recorded,
+    "review-decided": holds.review_decided,
+    "deferral-granted": holds.deferral_granted,
+    "deferral-revoked": holds.deferral_revoked,
+    "payment-plan-proposed": plans.proposed,
+    "payment-plan-signed": plans.signed,
+    "payment-plan-cancelled": plans.cancelled,
+    "debtor-status-changed": holds.debtor_status_changed,
 }
 
 

@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
-from likvid.models import Hold, LedgerEntry
+from likvid.models import Claim, Hold, LedgerEntry
 from likvid.rules.collection import Balance, collectible
 
 
@@ -66,13 +66,38 @@ def balance(session: Session, claim_id: str) -> Balance:
 
 
 def active_holds(session: Session, claim_ids: Iterable[str]) -> dict[str, list[Hold]]:
+    """Per claim, the holds in force on it: its own, its case's and its customer's (a case or
+    customer hold with ``claims_issued_by`` covers only claims issued by then)."""
     ids = list(claim_ids)
     out: dict[str, list[Hold]] = {i: [] for i in ids}
-    if ids:
-        for hold in session.scalars(
-            select(Hold).where(Hold.claim_id.in_(ids), Hold.ended_at.is_(None))
-        ):
-            out[hold.claim_id or ""].append(hold)
+    if not ids:
+        return out
+    session.flush()
+    claims = session.execute(
+        select(Claim.invoice_id, Claim.case_id, Claim.customer_id, Claim.issue_date).where(Claim.invoice_id.in_(ids))
+    ).all()
+    cases = {c.case_id for c in claims}
+    customers = {c.customer_id for c in claims}
+    holds = session.scalars(
+        select(Hold).where(
+            Hold.ended_at.is_(None),
+            or_(
+                Hold.claim_id.in_(ids),
+                and_(Hold.claim_id.is_(None), Hold.case_id.in_(cases)),
+                and_(Hold.claim_id.is_(None), Hold.case_id.is_(None), Hold.customer_id.in_(customers)),
+            ),
+        )
+    ).all()
+    for c in claims:
+        for hold in holds:
+            if hold.claim_id is not None:
+                applies = hold.claim_id == c.invoice_id
+            elif hold.case_id is not None:
+                applies = hold.case_id == c.case_id
+            else:
+                applies = hold.customer_id == c.customer_id
+            if applies and (hold.claims_issued_by is None or c.issue_date <= hold.claims_issued_by):
+                out[c.invoice_id].append(hold)
     return out
 
 

@@ -40,6 +40,9 @@ SENT_EVENT = {
     "reminder": "reminder-sent",
     "collection_demand": "collection-demand-sent",
     "objection_acknowledgement": "objection-acknowledged",
+    "deferral_confirmation": "deferral-confirmed",
+    "payment_plan": "payment-plan-sent",
+    "review_decision": "review-decision-sent",
 }
 #: Skatteverket forwards letters to people with protected identity (SWEDISH-RULES.md §9).
 PROTECTED_ADDRESS = ("c/o Skatteverket (förmedling)", "Box 2820", "403 20 Göteborg")
@@ -133,6 +136,16 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         deadline = payment_deadline(today, steps.demand_days_to_pay,
                                     presumed_delivery_bank_days=steps.presumed_delivery_bank_days)
         next_step = {"kind": steps.handoff_target, "on_or_after": handoff_due_on(deadline, steps.handoff_after_days)}
+
+    elif letter.kind in ("review_decision", "payment_plan_broken"):
+        # Collection resumes: fresh time to pay, stated in the letter.
+        deadline = payment_deadline(today, steps.resume_days_to_pay,
+                                    presumed_delivery_bank_days=steps.presumed_delivery_bank_days)
+    elif letter.kind == "deferral_confirmation":
+        from likvid.models import Hold
+
+        hold = session.scalar(select(Hold).where(Hold.kind == "deferral", Hold.ref == (letter.details or {}).get("deferral_id")))
+        deadline = hold.until if hold else None
 
     amounts = ledger.collectible_amounts(session, [c.invoice_id for c in keep])
     context = build_context(app, letter, case, customer, keep, amounts, fees, interest_lines,
@@ -289,21 +302,48 @@ def build_context(app: App, letter: Letter, case: CollectionCase, customer: Cust
         "next_step": next_step,
         "handoff": {"target": steps.handoff_target, "target_name": handoff_names[steps.handoff_target]},
     }
-    if letter.kind == "objection_acknowledgement":
-        from likvid.models import Hold
+    from sqlalchemy.orm import object_session
 
-        ref = (letter.details or {}).get("objection_id")
-        hold = None
-        if ref:
-            from sqlalchemy.orm import object_session
-
-            s = object_session(letter)
-            hold = s.scalar(select(Hold).where(Hold.kind == "objection", Hold.ref == ref)) if s else None
-        context["ack"] = {
-            "objection_id": ref, "received_on": hold.starts_on if hold else today,
-            "reason": hold.reason if hold else "",
-            "disputed_amount_ore": (hold.amount_ore if hold and hold.amount_ore is not None else totals["total_ore"]),
-            "review_by": today + timedelta(days=app.policy.file.defaults.objection_review_days),
-            "public_law": any(c.claim_nature == "public_law" for c in claims),
-        }
+    session = object_session(letter)
+    assert session is not None
+    context.update(_kind_context(session, app, letter, claims, totals, today))
     return context
+
+
+def _kind_context(s: Session, app: App, letter: Letter, claims: list[Claim], totals: dict[str, int],
+                  today: date) -> dict[str, Any]:
+    """What a letter kind says beyond the claims and amounts (see likvid.service.samples)."""
+    from likvid.models import Hold, PaymentPlan
+
+    d = letter.details or {}
+    defaults = app.policy.file.defaults
+    public_law = any(c.claim_nature == "public_law" for c in claims)
+    if letter.kind == "objection_acknowledgement":
+        hold = s.scalar(select(Hold).where(Hold.kind == "objection", Hold.ref == d.get("objection_id")))
+        return {"ack": {
+            "objection_id": d.get("objection_id"), "received_on": hold.starts_on if hold else today,
+            "reason": hold.reason if hold else "",
+            "disputed_amount_ore": hold.amount_ore if hold and hold.amount_ore is not None else totals["total_ore"],
+            "review_by": today + timedelta(days=defaults.objection_review_days), "public_law": public_law}}
+    if letter.kind == "deferral_confirmation":
+        hold = s.scalar(select(Hold).where(Hold.kind == "deferral", Hold.ref == d.get("deferral_id")))
+        assert hold is not None
+        return {"deferral": {"deferral_id": hold.ref, "until": hold.until, "reason": hold.reason,
+                             "granted_by": hold.created_by}}
+    if letter.kind in ("payment_plan", "payment_plan_broken"):
+        plan = s.get(PaymentPlan, d.get("plan_id"))
+        assert plan is not None
+        installments = [{"due_date": date.fromisoformat(i["due_date"]), "amount_ore": i["amount_ore"]} for i in plan.installments]
+        if letter.kind == "payment_plan":
+            return {"plan": {"plan_id": plan.id, "installments": installments, "total_ore": plan.total_ore,
+                             "sign_by": today + timedelta(days=defaults.plan_sign_days),
+                             "return_how": defaults.objection_how, "grace_days": defaults.plan_grace_days}}
+        missed = installments[int(d.get("missed", 0))]
+        return {"plan": {"plan_id": plan.id, "missed": missed, "paid_ore": d.get("paid_ore", 0),
+                         "remaining_ore": d.get("remaining_ore", totals["total_ore"])}}
+    if letter.kind == "review_decision":
+        return {"review": {"objection_id": d.get("objection_id"), "outcome": d.get("outcome"),
+                           "reasons": d.get("reasons", ""), "decided_by": d.get("decided_by", ""),
+                           "credited_amount_ore": d.get("credited_ore", 0), "public_law": public_law,
+                           "decided_on": today}}
+    return {}

@@ -27,6 +27,8 @@ Layout (A4, 210 × 297 mm; distances from the page's top-left corner):
   with the creditor and the letter reference at 12 mm);
 - footer on every page 13 mm above the bottom edge: creditor, org number, bankgiro, and the
   page number ("Sida N av M" / "Page N of M") at the right margin;
+- a signature line (SIG: a payment plan's ort och datum, namnteckning, ...) is the label in a
+  50 mm column and a rule from there to the right margin, 12 mm apart to leave room to write;
 - a section (a heading and what follows it) is kept on one page when it fits on one, as
   the HTML letter's `break-inside: avoid`; a longer one (a long claim list) flows over
   pages, the claims table repeating its header row on every page it reaches.
@@ -88,7 +90,7 @@ BOLD = "Helvetica-Bold"
 _INJECTED = ("language", "kind", "subject")
 
 _TAGS = frozenset(
-    "TITLE PAGE RH FOOT SB S M A H1 H P PS PB PRE LI NOTE GAP KV TC TH T TS TN PAY".split()
+    "TITLE PAGE RH FOOT SB S M A H1 H P PS PB PRE LI NOTE GAP KV TC TH T TS TN PAY SIG".split()
 )
 _TABLE_TAGS = frozenset({"TH", "T", "TS", "TN"})
 #: Stands for "|" inside a table cell (the `cell` filter), so that "|" separates cells.
@@ -332,6 +334,10 @@ _NOTE_LEADING = 9.5
 _PAY_LABEL = _TextStyle(REGULAR, 9.5, 16)
 _PAY_VALUE = _TextStyle(BOLD, 11, 16)
 _PAY_PAD = 3 * mm
+#: A signature line: the label in a column this wide, then a rule to the right margin, with
+#: room above it to write by hand.
+_SIG_LABEL = _TextStyle(REGULAR, 9.5, 12 * mm)
+_SIG_LABEL_WIDTH = 50 * mm
 
 
 class _Layouter:
@@ -461,6 +467,16 @@ class _Layouter:
         self.text(_KV, LEFT, baseline, label)
         self.text(_KV, RIGHT - _width(value, _KV.font, _KV.size), baseline, value)
         self.y += _KV.leading + _KV.after
+
+    def signature_line(self, label: str) -> None:
+        """A label and a rule to write on (ort och datum, namnteckning, ...)."""
+        self.need(_SIG_LABEL.leading)
+        baseline = self.y + _SIG_LABEL.leading - 2 * mm
+        # A long label is set smaller, never cut or wrapped away from its line.
+        size = _fit(label, _SIG_LABEL.font, _SIG_LABEL.size, _SIG_LABEL_WIDTH - 3 * mm)
+        self.raw_text(_SIG_LABEL.font, size, LEFT, baseline, label)
+        self.rule(baseline + 1, 0.6, 0.0, x1=LEFT + _SIG_LABEL_WIDTH)
+        self.y += _SIG_LABEL.leading
 
     # -- the payment box --
 
@@ -668,6 +684,8 @@ def _flow(layouter: _Layouter, items: list[tuple[str, str]]) -> None:
             layouter.paragraph(tag, content)
         elif tag == "KV":
             layouter.key_value(content)
+        elif tag == "SIG":
+            layouter.signature_line(content)
         elif tag == "GAP":
             pass  # the space above a section (`_SECTION_BEFORE`)
         elif tag == "PAY":

@@ -1,5 +1,6 @@
 """Render customer letters (reminders, collection demands, hand-off notices, objection
-acknowledgements) from Jinja2 templates in `likvid.templates`.
+acknowledgements, deferral confirmations, payment plans for signature, broken-plan notices and
+review decisions) from Jinja2 templates in `likvid.templates`.
 
 All wording lives in the templates: `templates/{language}/_phrases.j2` holds the sentences of
 one language, `templates/_letter.{txt,html}.j2` and `templates/_sections.{txt,html}.j2` the
@@ -31,7 +32,16 @@ from markupsafe import Markup, escape
 
 from likvid.rules.money import format_kronor
 
-LETTER_KINDS = ("reminder", "collection_demand", "handoff_notice", "objection_acknowledgement")
+LETTER_KINDS = (
+    "reminder",
+    "collection_demand",
+    "handoff_notice",
+    "objection_acknowledgement",
+    "deferral_confirmation",
+    "payment_plan",
+    "payment_plan_broken",
+    "review_decision",
+)
 LANGUAGES = ("sv", "en")
 
 #: Width of plain-text paragraphs.

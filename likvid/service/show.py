@@ -8,7 +8,18 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import from_db
-from likvid.models import Claim, Customer, Hold, Letter, LetterClaim, Payment, TimelineEntry, Timer
+from likvid.models import (
+    Claim,
+    Customer,
+    Hold,
+    Letter,
+    LetterClaim,
+    Payment,
+    PaymentPlan,
+    Task,
+    TimelineEntry,
+    Timer,
+)
 from likvid.rules.identity import mask_identity
 from likvid.rules.money import kronor_str
 from likvid.service import ledger
@@ -35,7 +46,8 @@ def invoice(s: Session, invoice_id: str) -> dict[str, Any] | None:
     if claim is None:
         return None
     bal, coll = ledger.collectible_amounts(s, [invoice_id])[invoice_id]
-    holds = list(s.scalars(select(Hold).where(Hold.claim_id == invoice_id).order_by(Hold.id)))
+    in_force = ledger.active_holds(s, [invoice_id])[invoice_id]
+    holds = in_force + list(s.scalars(select(Hold).where(Hold.claim_id == invoice_id, Hold.ended_at.is_not(None)).order_by(Hold.id)))
     letters = s.execute(
         select(Letter, LetterClaim.status).join(LetterClaim, LetterClaim.letter_id == Letter.id)
         .where(LetterClaim.claim_id == invoice_id).order_by(Letter.created_at)
@@ -80,6 +92,9 @@ def customer(s: Session, customer_id: str) -> dict[str, Any] | None:
         t["interest"] += bal.interest
         t["total"] += bal.total
     timeline = list(s.scalars(select(TimelineEntry).where(TimelineEntry.customer_id == customer_id, TimelineEntry.claim_id.is_(None)).order_by(TimelineEntry.id)))
+    holds = list(s.scalars(select(Hold).where(Hold.customer_id == customer_id, Hold.ended_at.is_(None)).order_by(Hold.id)))
+    plans = list(s.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer_id).order_by(PaymentPlan.proposed_at)))
+    tasks = list(s.scalars(select(Task).where(Task.customer_id == customer_id, Task.done_at.is_(None)).order_by(Task.id)))
     return {
         "customer_id": c.id, "name": c.name, "party_type": c.party_type,
         "identity_number": mask_identity(c.identity_number), "language": c.language,
@@ -89,5 +104,12 @@ def customer(s: Session, customer_id: str) -> dict[str, Any] | None:
         "invoices": [{k: inv[k] for k in ("invoice_id", "creditor_id", "status", "stage", "due_date", "balance", "holds")} for inv in invoices if inv],
         "payments": [{"payment_id": p.payment_id, "amount": _money(p.amount_ore), "paid_on": p.paid_on.isoformat(),
                       "status": p.status, "overpayment": _money(p.overpayment_ore)} for p in payments],
+        "holds": [{**_hold(h), "invoice_id": h.claim_id} for h in holds],
+        "objections": [{**_hold(h), "invoice_id": h.claim_id} for h in holds if h.kind == "objection"],
+        "payment_plans": [{"plan_id": p.id, "creditor_id": p.creditor_id, "status": p.status,
+                           "invoice_ids": p.invoice_ids, "total": _money(p.total_ore),
+                           "installments": [{"due_date": i["due_date"], "amount": _money(i["amount_ore"])} for i in p.installments],
+                           "signed_on": p.signed_on.isoformat() if p.signed_on else None} for p in plans],
+        "tasks": [{"id": t.id, "kind": t.kind, "text": t.text, "due_on": t.due_on.isoformat() if t.due_on else None} for t in tasks],
         "timeline": _timeline(timeline),
     }

@@ -35,6 +35,8 @@ def fire(session: Session, app: App, now: datetime, timer_id: int) -> str:
     timer = session.get(Timer, timer_id)
     if timer is None:
         return "no such timer"
+    if timer.claim_id is None:
+        return _fire_unbound(session, app, now, timer)
     claim = session.get(Claim, timer.claim_id) if timer.claim_id else None
     if claim is not None:
         claims_service.lock_case(session, claim.case_id)
@@ -48,6 +50,24 @@ def fire(session: Session, app: App, now: datetime, timer_id: int) -> str:
         outcome = claims_service.mark_due(session, app, now, claim, source="due date")
     elif timer.kind in CHAIN:
         outcome = _chain_step(session, app, now, timer, claim)
+    else:
+        outcome = f"unknown timer kind {timer.kind}"
+    timers.finish(timer, now, outcome)
+    return outcome
+
+
+def _fire_unbound(session: Session, app: App, now: datetime, timer: Timer) -> str:
+    """Timers of holds and plans, not tied to one claim."""
+    from likvid.service import holds, plans
+
+    if not is_sqlite(session.get_bind()):
+        session.refresh(timer, with_for_update=True)
+    if timer.status not in ("pending", "emitted"):
+        return f"already {timer.status}"
+    if timer.kind == "hold_expiry":
+        outcome = holds.expire(session, app, now, timer.ref or "")
+    elif timer.kind == "plan_check":
+        outcome = plans.check_installment(session, app, now, timer.ref or "")
     else:
         outcome = f"unknown timer kind {timer.kind}"
     timers.finish(timer, now, outcome)

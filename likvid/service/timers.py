@@ -24,7 +24,7 @@ BATCH_SIZE = 50
 
 
 def schedule(
-    session: Session, now: datetime, kind: str, claim_id: str, on: date, ref: str | None = None
+    session: Session, now: datetime, kind: str, claim_id: str | None, on: date, ref: str | None = None
 ) -> Timer:
     """A step for ``claim_id`` at the start of business day ``on``."""
     timer = Timer(

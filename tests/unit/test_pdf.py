@@ -3,7 +3,9 @@
 A4 pages; the amounts, OCR, bankgiro and deadline of the payment; how to object; the creditor;
 the recipient printed in the envelope window, and for a protected identity only the
 forwarding address; a long claim list over several pages with page numbers and the table
-header repeated. The wording is the templates' (shared with the text and HTML letters)."""
+header repeated; a payment plan's installments and signature lines, a broken plan's figures,
+a deferral's end and a review decision's appeal instructions. The wording is the templates'
+(shared with the text and HTML letters); the contexts are `likvid.service.samples`'."""
 
 from __future__ import annotations
 
@@ -20,122 +22,15 @@ from pypdf import PdfReader
 from likvid.rules.money import format_kronor
 from likvid.service.pdf import LETTER_KINDS, render_markup, render_pdf
 from likvid.service.render import render_letter
+from likvid.service.samples import SENT_ON
+from likvid.service.samples import sample_context as make_context
 
 LANGUAGES = ("sv", "en")
 ALL = [(kind, language) for kind in LETTER_KINDS for language in LANGUAGES]
 
-SENT_ON = dt.date(2026, 11, 15)
-DEADLINE = dt.date(2026, 11, 29)
-NEXT_ON = dt.date(2026, 12, 7)
 CREDITOR = "Tanums kommun, Samhällsbyggnadsförvaltningen"
 FORWARDING = ["c/o Skatteverket (förmedling)", "Box 2820", "403 20 Göteborg"]
 MM = 72 / 25.4
-
-
-def make_context(kind: str, language: str = "sv") -> dict[str, Any]:
-    """The context `letters.dispatch` gives the renderer: two claims, one interest line, the
-    fees of this letter (as in test_render.py)."""
-    fee = {"reminder": 6000, "collection_demand": 18000}.get(kind, 0)
-    fee_kind = {"reminder": "reminder_fee", "collection_demand": "collection_fee"}.get(kind)
-    fees = (
-        [
-            {
-                "kind": fee_kind,
-                "amount_ore": fee,
-                "basis": "lag (1981:739) om ersättning för inkassokostnader 4 §",
-            }
-        ]
-        if fee_kind
-        else []
-    )
-    next_step = {
-        "reminder": {"kind": "collection_demand", "on_or_after": NEXT_ON},
-        "collection_demand": {"kind": "kronofogden", "on_or_after": NEXT_ON},
-        "handoff_notice": {"kind": "none", "on_or_after": None},
-        "objection_acknowledgement": {"kind": "collection_demand", "on_or_after": NEXT_ON},
-    }[kind]
-    context: dict[str, Any] = {
-        "letter": {
-            "id": "L-2026-000417",
-            "kind": kind,
-            "level": 1,
-            "sent_on": SENT_ON,
-            "deadline": DEADLINE,
-            "language": language,
-        },
-        "creditor": {
-            "name": CREDITOR,
-            "org_number": "212000-1322",
-            "bankgiro": "5050-1055",
-            "address": {
-                "street": "Kommunhusvägen 1",
-                "postal_code": "457 81",
-                "city": "Tanumshede",
-            },
-            "contact": {"phone": "0525-180 00", "email": "ekonomi@tanum.se", "web": "www.tanum.se"},
-        },
-        "recipient": {
-            "name": "Anna Andersson",
-            "address_lines": ["Storgatan 12 B", "457 31 Tanumshede"],
-            "protected": False,
-        },
-        "claims": [
-            _claim(
-                1, "2026-104711", "1047110467", 123450, fee, 1631, "Vatten och avlopp, kvartal 3"
-            ),
-            _claim(2, "2026-104802", "1048020052", 48900, 0, 0, None),
-        ],
-        "fees": fees,
-        "interest": {
-            "lines": [
-                {
-                    "start": dt.date(2026, 10, 1),
-                    "end": dt.date(2026, 11, 15),
-                    "days": 46,
-                    "base_ore": 123450,
-                    "rate_bp": 1050,
-                    "amount_ore": 1631,
-                }
-            ],
-            "total_ore": 1631,
-            "reference": "räntelagen (1975:635) 6 §",
-        },
-        "totals": {
-            "capital_ore": 172350,
-            "fee_ore": fee,
-            "interest_ore": 1631,
-            "total_ore": 172350 + fee + 1631,
-            "held_ore": 0,
-        },
-        "payment": {
-            "bankgiro": "5050-1055",
-            "ocr": "9000417268",
-            "amount_ore": 172350 + fee + 1631,
-            "deadline": DEADLINE,
-        },
-        "objection": {
-            "how": "Ring kundtjänst på 0525-180 00 eller skriv till\nTanums kommun, Ekonomienheten",
-            "contact_email": "invandning@tanum.se",
-            "contact_phone": "0525-181 00",
-        },
-        "next_step": next_step,
-    }
-    if kind == "handoff_notice":
-        context["handoff"] = {"target": "kronofogden", "target_name": "Kronofogden"}
-    if kind == "objection_acknowledgement":
-        disputed = 48900
-        context["claims"][1]["held_ore"] = disputed
-        context["totals"]["held_ore"] = disputed
-        context["payment"]["amount_ore"] -= disputed
-        context["ack"] = {
-            "objection_id": "INV-77",
-            "received_on": dt.date(2026, 11, 10),
-            "reason": "Tömningen av sopkärlet gjordes aldrig i september.",
-            "disputed_amount_ore": disputed,
-            "review_by": dt.date(2026, 11, 24),
-            "public_law": False,
-        }
-    return context
 
 
 def _claim(
@@ -228,9 +123,9 @@ def test_pdf_states_amounts_payment_objection_and_creditor(kind: str, language: 
     for key in ("capital_ore", "fee_ore", "interest_ore", "total_ore"):
         assert kr(context["totals"][key]) in text, key
     assert kr(context["payment"]["amount_ore"]) in text
-    assert "9000417268" in text  # payment OCR
+    assert context["payment"]["ocr"] in text  # "9000417268" but for one claim
     assert "5050-1055" in text  # bankgiro
-    assert DEADLINE.isoformat() in text
+    assert context["payment"]["deadline"].isoformat() in text  # samples.DEADLINE, or its own
     assert SENT_ON.isoformat() in text and "L-2026-000417" in text
     phrases = PHRASES[language]
     for key in ("why", "object", "pay_by", "page"):
@@ -427,3 +322,126 @@ def test_unknown_kind_language_and_missing_keys_raise() -> None:
     del context["payment"]["ocr"]
     with pytest.raises(jinja2.UndefinedError):
         render_pdf("reminder", "sv", context)
+
+
+# --- deferral, payment plan, broken plan, review decision ----------------------------------
+
+NEW_KIND_PHRASES = {
+    ("deferral_confirmation", "sv"): [
+        "Vi har beviljat dig anstånd med betalningen av fakturorna nedan till och med 2026-12-31.",
+        "Anståndet har beviljats av Maria Lind, kravhandläggare.",
+        "Till och med 2026-12-31 skickar vi inga påminnelser eller inkassokrav för fakturorna, "
+        "tar inte ut några avgifter",
+        "Om vi inte har fått betalt senast då, skickar vi ett inkassokrav tidigast den 2027-01-14.",
+    ],
+    ("deferral_confirmation", "en"): [
+        "We have granted you a deferral (anstånd) of payment of the invoices below until "
+        "2026-12-31 inclusive.",
+        "The deferral was granted by Maria Lind, kravhandläggare.",
+        "Until 2026-12-31 inclusive, we will send no reminders or collection demands",
+        "Collection then resumes where it stopped, and you will be given a new deadline to pay.",
+    ],
+    ("payment_plan", "sv"): [
+        "Nr Förfallodag Belopp",
+        "1 2026-12-30 477,45 kr",
+        "4 2027-03-31 477,46 kr",
+        "Summa 1 909,81 kr",
+        "Planen gäller först när vi har fått tillbaka den underskrivna planen.",
+        "Tills vi har fått den underskrivna planen fortsätter indrivningen som vanligt.",
+        "Om en delbetalning inte är betald inom 10 dagar efter förfallodagen upphör planen",
+        "avgift för amorteringsplan på 170,00 kr",
+        "Första delbetalningen 477,45 kr",
+        "Ort och datum",
+        "Namnteckning",
+        "Namnförtydligande",
+        "Personnummer",
+    ],
+    ("payment_plan", "en"): [
+        "No. Due date Amount",
+        "1 2026-12-30 SEK 477.45",
+        "4 2027-03-31 SEK 477.46",
+        "Total SEK 1,909.81",
+        "The plan takes effect only when we have received the signed plan back.",
+        "Until we have received the signed plan, collection continues as usual.",
+        "If an installment has not been paid within 10 days of its due date, the plan ends.",
+        "payment plan fee of SEK 170.00",
+        "First installment SEK 477.45",
+        "Place and date",
+        "Signature",
+        "Name in block letters",
+        "Personal identity number",
+    ],
+    ("payment_plan_broken", "sv"): [
+        "Obetald delbetalning, förfallodag 2026-10-30 477,45 kr",
+        "Betalt enligt planen 954,90 kr",
+        "Återstående skuld 954,91 kr",
+        "Indrivningen av den återstående skulden återupptas nu.",
+        "ansöker vi om betalningsföreläggande hos Kronofogden tidigast den 2026-12-07",
+    ],
+    ("payment_plan_broken", "en"): [
+        "Unpaid installment, due date 2026-10-30 SEK 477.45",
+        "Paid under the plan SEK 954.90",
+        "Remaining debt SEK 954.91",
+        "Collection of the remaining debt now resumes.",
+        "on or after 2026-12-07",
+    ],
+    ("review_decision", "sv"): [
+        "Vi krediterar 412,00 kr av kravet. Resten, 1 236,00 kr, ska du betala senast 2026-11-29",
+        "Beslutet fattades den 2026-11-13 av Karin Berg, enhetschef vid Ekonomienheten.",
+        "hämtade vi in ett yttrande från den handläggare som hade hand om ärendet",
+        "Skälen för beslutet",
+        "Så här överklagar du beslutet",
+        "Överklagandet måste ha kommit in till oss inom tre veckor från den dag då du fick del "
+        "av beslutet.",
+        "37–39 §§ förvaltningslagen (2017:900)",
+    ],
+    ("review_decision", "en"): [
+        "We credit SEK 412.00 of the claim. You must pay the rest, SEK 1,236.00, by 2026-11-29",
+        "The decision was made on 2026-11-13 by Karin Berg, enhetschef vid Ekonomienheten.",
+        "we obtained a statement from the officer who handled the matter",
+        "Reasons for the decision",
+        "How to appeal against the decision",
+        "We must receive your appeal within three weeks from the day you were notified of the "
+        "decision.",
+    ],
+}
+
+
+@pytest.mark.parametrize(("kind", "language"), sorted(NEW_KIND_PHRASES))
+def test_pdf_of_new_kinds_states_what_their_policy_point_requires(kind: str, language: str) -> None:
+    text = flat("\n".join(pages_text(render_pdf(kind, language, make_context(kind, language)))))
+    for phrase in NEW_KIND_PHRASES[kind, language]:
+        assert phrase in text, phrase
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_payment_plan_signature_lines_are_drawn_on_one_page(language: str) -> None:
+    pdf = render_pdf("payment_plan", language, make_context("payment_plan", language))
+    reader = PdfReader(io.BytesIO(pdf))
+    last = len(reader.pages) - 1
+    labels = {
+        "sv": ("Ort och datum", "Namnteckning", "Namnförtydligande", "Personnummer"),
+        "en": ("Place and date", "Signature", "Name in block letters", "Personal identity number"),
+    }[language]
+    positions = _positions(pdf, last)
+    tops = []
+    for label in labels:
+        x, y = positions[label]
+        assert x == pytest.approx(20, abs=0.5), label
+        tops.append(y)
+    # Room to write: the lines are at least 10 mm apart.
+    assert all(b - a >= 10 for a, b in zip(tops, tops[1:], strict=False))
+    # A rule to write on from 70 mm (the label column) to the right margin, one per label.
+    content = reader.pages[last].get_contents().get_data().decode("latin-1")
+    start = f"{70 * MM:.2f} "
+    rules = re.findall(rf"{re.escape(start)}[\d.]+ m {190 * MM:.2f} [\d.]+ l S", content)
+    assert len(rules) == len(labels)
+
+
+def test_review_decision_for_a_civil_claim_points_to_the_courts_in_the_pdf() -> None:
+    context = make_context("review_decision")
+    context["review"]["public_law"] = False
+    context["claims"][0]["claim_nature"] = "civil"
+    text = flat("\n".join(pages_text(render_pdf("review_decision", "sv", context))))
+    assert "Om du vill få saken prövad i domstol" in text
+    assert "tingsrätten" in text and "förvaltningsrätten" not in text

@@ -1,6 +1,8 @@
 """Letters rendered from the Jinja2 templates: every kind in both languages says why it is
 sent, what happens next and how to object, with amounts correct to the öre (policy points 3
-and 6, "make the policy clear"), and a collection demand meets inkassolagen 5 §."""
+and 6, "make the policy clear"), and a collection demand meets inkassolagen 5 §. Deferrals and
+payment plans (policy point 9) and review decisions (policy point 7, förvaltningslagen) say
+what their point requires."""
 
 from __future__ import annotations
 
@@ -77,6 +79,16 @@ SUBJECTS = {
     f"{CREDITOR}",
     ("objection_acknowledgement", "en"): "We have received your objection (case INV-77) – "
     f"{CREDITOR}",
+    ("deferral_confirmation", "sv"): "Bekräftelse av anstånd till och med 2026-12-31: fakturor "
+    f"{INVOICES} från {CREDITOR}",
+    ("deferral_confirmation", "en"): "Confirmation of deferral until 2026-12-31: invoices "
+    f"{INVOICES} from {CREDITOR}",
+    ("payment_plan", "sv"): f"Amorteringsplan AP-2026-0147 att skriva under – {CREDITOR}",
+    ("payment_plan", "en"): f"Payment plan AP-2026-0147 for your signature – {CREDITOR}",
+    ("payment_plan_broken", "sv"): f"Amorteringsplan AP-2026-0112 gäller inte längre – {CREDITOR}",
+    ("payment_plan_broken", "en"): f"Payment plan AP-2026-0112 no longer in force – {CREDITOR}",
+    ("review_decision", "sv"): f"Beslut om din invändning (ärende INV-81) – {CREDITOR}",
+    ("review_decision", "en"): f"Decision on your objection (case INV-81) – {CREDITOR}",
 }
 
 HEADINGS = {
@@ -88,7 +100,18 @@ HEADINGS = {
     ("handoff_notice", "en"): "been handed over to Kronofogden",
     ("objection_acknowledgement", "sv"): "Vi har tagit emot din invändning",
     ("objection_acknowledgement", "en"): "We have received your objection",
+    ("deferral_confirmation", "sv"): "Bekräftelse av anstånd",
+    ("deferral_confirmation", "en"): "Confirmation of deferral (anstånd)",
+    ("payment_plan", "sv"): "Amorteringsplan att skriva under",
+    ("payment_plan", "en"): "Payment plan for your signature",
+    ("payment_plan_broken", "sv"): "Amorteringsplanen gäller inte längre",
+    ("payment_plan_broken", "en"): "Your payment plan is no longer in force",
+    ("review_decision", "sv"): "Beslut om din invändning",
+    ("review_decision", "en"): "Decision on your objection",
 }
+
+#: Kinds whose wording gives a date of their own instead of `letter.deadline`.
+OWN_DEADLINE = {"deferral_confirmation": "deferral.until", "payment_plan": "plan.sign_by"}
 
 
 # --- every kind in both languages --------------------------------------------------------
@@ -121,8 +144,8 @@ def test_letter_states_amounts_payment_and_creditor(kind: str, language: str) ->
             assert kr(totals[key]) in out, (where, key)
         assert kr(context["payment"]["amount_ore"]) in out, where
         assert "5050-1055" in out, where  # bankgiro
-        assert "9000417268" in out, where  # payment OCR
-        assert DEADLINE.isoformat() in out, where
+        assert context["payment"]["ocr"] in out, where  # "9000417268" but for one claim
+        assert context["payment"]["deadline"].isoformat() in out, where  # DEADLINE, or its own
         phrases = PHRASES[language]
         for key in ("why", "next", "object", "pay_by"):
             assert phrases[key] in out, (where, key)
@@ -425,6 +448,17 @@ def test_fully_disputed_claim_has_nothing_to_pay() -> None:
     assert "Betala senast" not in letter.text
 
 
+def test_deferral_next_step_may_be_a_reminder_or_none() -> None:
+    context = make_context("deferral_confirmation")
+    context["next_step"] = {"kind": "reminder", "on_or_after": dt.date(2027, 1, 14)}
+    letter = render_letter("deferral_confirmation", "sv", context)
+    assert "skickar vi en påminnelse tidigast den 2027-01-14" in flat(letter.text)
+    context["next_step"] = {"kind": "none", "on_or_after": None}
+    text = flat(render_letter("deferral_confirmation", "sv", context).text)
+    assert "Om vi inte har fått betalt senast då fortsätter indrivningen där den avbröts" in text
+    assert "tidigast" not in text
+
+
 @pytest.mark.parametrize("kind", LETTER_KINDS)
 def test_held_amount_is_said_not_to_be_claimed(kind: str) -> None:
     context = make_context(kind)
@@ -500,16 +534,21 @@ def test_html_escapes_context_values(kind: str, language: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("kind", "path"),
     [
-        ("creditor", "org_number"),
-        ("payment", "ocr"),
-        ("objection", "how"),
-        ("letter", "deadline"),
-        ("totals", "held_ore"),
+        (kind, path)
+        for kind in LETTER_KINDS
+        for path in [
+            ("creditor", "org_number"),
+            ("payment", "ocr"),
+            ("objection", "how"),
+            ("letter", "deadline"),
+            ("totals", "held_ore"),
+        ]
+        # These kinds state their own date (OWN_DEADLINE) instead of letter.deadline.
+        if not (path == ("letter", "deadline") and kind in OWN_DEADLINE)
     ],
 )
-@pytest.mark.parametrize("kind", LETTER_KINDS)
 def test_missing_context_key_raises(kind: str, path: tuple[str, str]) -> None:
     context = make_context(kind)
     del context[path[0]][path[1]]
@@ -541,11 +580,50 @@ def test_unknown_fee_kind_fails_loudly() -> None:
         render_letter("collection_demand", "sv", context)
 
 
-@pytest.mark.parametrize("key", ["handoff", "ack"])
-def test_missing_kind_specific_section_raises(key: str) -> None:
-    kind = {"handoff": "handoff_notice", "ack": "objection_acknowledgement"}[key]
-    context = make_context(kind)
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [
+        ("handoff_notice", "handoff"),
+        ("objection_acknowledgement", "ack"),
+        ("deferral_confirmation", "deferral"),
+        ("payment_plan", "plan"),
+        ("payment_plan_broken", "plan"),
+        ("review_decision", "review"),
+    ],
+)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_missing_kind_specific_section_raises(kind: str, key: str, language: str) -> None:
+    context = make_context(kind, language)
     del context[key]
+    with pytest.raises(jinja2.UndefinedError):
+        render_letter(kind, language, context)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("deferral_confirmation", ("deferral", "until")),
+        ("deferral_confirmation", ("deferral", "reason")),
+        ("deferral_confirmation", ("deferral", "granted_by")),
+        ("payment_plan", ("plan", "installments")),
+        ("payment_plan", ("plan", "total_ore")),
+        ("payment_plan", ("plan", "sign_by")),
+        ("payment_plan", ("plan", "return_how")),
+        ("payment_plan", ("plan", "grace_days")),
+        ("payment_plan_broken", ("plan", "missed")),
+        ("payment_plan_broken", ("plan", "paid_ore")),
+        ("payment_plan_broken", ("plan", "remaining_ore")),
+        ("review_decision", ("review", "outcome")),
+        ("review_decision", ("review", "reasons")),
+        ("review_decision", ("review", "decided_by")),
+        ("review_decision", ("review", "public_law")),
+        ("review_decision", ("review", "decided_on")),
+        ("review_decision", ("review", "credited_amount_ore")),
+    ],
+)
+def test_missing_key_of_a_new_kind_raises(kind: str, path: tuple[str, str]) -> None:
+    context = make_context(kind)
+    del context[path[0]][path[1]]
     with pytest.raises(jinja2.UndefinedError):
         render_letter(kind, "sv", context)
 
@@ -577,3 +655,446 @@ def test_language_argument_decides_the_wording() -> None:
     letter = render_letter("reminder", "en", context)
     assert letter.subject.startswith("Reminder")
     assert "SEK " in letter.text
+
+
+# --- deferral, payment plan, broken plan, review decision --------------------------------
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_deferral_confirmation_states_until_reason_hold_and_what_follows(language: str) -> None:
+    letter = render("deferral_confirmation", language)
+    kr = lambda ore: format_kronor(ore, language)  # noqa: E731
+    expected = {
+        "sv": [
+            "Vi har beviljat dig anstånd med betalningen av fakturorna nedan till och med "
+            "2026-12-31. Anståndet är antecknat i vår kundreskontra med referens ANS-2026-031.",
+            "Skäl för anståndet: Sjukskriven, väntar på utbetalning av sjukpenning från "
+            "Försäkringskassan.",
+            "Anståndet har beviljats av Maria Lind, kravhandläggare.",
+            "Vad anståndet innebär",
+            "Till och med 2026-12-31 skickar vi inga påminnelser eller inkassokrav för "
+            "fakturorna, tar inte ut några avgifter och lämnar inte över dem till någon annan "
+            "för indrivning.",
+            "Fakturor som anståndet gäller",
+            f"Betala {kr(173981)} senast 2026-12-31 till bankgiro 5050-1055 med OCR-nummer "
+            "9000417268.",
+            "Om vi inte har fått betalt senast då, skickar vi ett inkassokrav tidigast den "
+            "2027-01-14. Indrivningen fortsätter då där den avbröts, och du får en ny sista dag "
+            "att betala.",
+            "Kan du inte betala senast 2026-12-31, kontakta oss före den dagen.",
+        ],
+        "en": [
+            "We have granted you a deferral (anstånd) of payment of the invoices below until "
+            "2026-12-31 inclusive. The deferral is recorded in our customer ledger under "
+            "reference ANS-2026-031.",
+            "Reason for the deferral: Sjukskriven, väntar på utbetalning av sjukpenning från "
+            "Försäkringskassan.",
+            "The deferral was granted by Maria Lind, kravhandläggare.",
+            "What the deferral means",
+            "Until 2026-12-31 inclusive, we will send no reminders or collection demands for the "
+            "invoices, charge no fees and not hand them over to anyone else for collection.",
+            "Invoices covered by the deferral",
+            f"Please pay {kr(173981)} by 2026-12-31 to bankgiro 5050-1055 with OCR reference "
+            "9000417268.",
+            "If we have not received payment by then, we will send you a collection demand "
+            "(inkassokrav), on or after 2027-01-14. Collection then resumes where it stopped, "
+            "and you will be given a new deadline to pay.",
+            "If you cannot pay by 2026-12-31, contact us before that date.",
+        ],
+    }[language]
+    for out in outputs(letter).values():
+        for phrase in expected:
+            assert phrase in out
+
+
+def test_deferral_payment_deadline_must_be_the_deferral_end() -> None:
+    context = make_context("deferral_confirmation")
+    context["payment"]["deadline"] = DEADLINE
+    with pytest.raises(ValueError, match="deferral.until"):
+        render_letter("deferral_confirmation", "sv", context)
+
+
+INSTALLMENTS = [
+    ("2026-12-30", 47745),
+    ("2027-01-29", 47745),
+    ("2027-02-26", 47745),
+    ("2027-03-31", 47746),
+]
+SIGNATURE_LABELS = {
+    "sv": ("Ort och datum", "Namnteckning", "Namnförtydligande", "Personnummer"),
+    "en": ("Place and date", "Signature", "Name in block letters", "Personal identity number"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_payment_plan_has_installments_terms_fee_and_signature_block(language: str) -> None:
+    letter = render("payment_plan", language)
+    text, html = letter.text, letter.html
+    kr = lambda ore: format_kronor(ore, language)  # noqa: E731
+    # The installment table: number, due date, amount; and the plan's total.
+    for number, (due, amount) in enumerate(INSTALLMENTS, start=1):
+        assert re.search(rf"^\s+{number}\.\s+{due}\s+{re.escape(kr(amount))}$", text, re.M)
+        assert (
+            f'<tr><td>{number}</td><td class="nowrap">{due}</td>'
+            f'<td class="num">{kr(amount)}</td></tr>'
+        ) in html
+    total = {"sv": "Summa", "en": "Total"}[language]
+    assert re.search(rf"^\s+{total}\s+{re.escape(kr(190981))}$", text, re.M)
+    expected = {
+        "sv": [
+            f"Planen omfattar sammanlagt {kr(190981)}, som du betalar i 4 delbetalningar.",
+            "Fakturor som ingår i planen",
+            "Planen gäller först när vi har fått tillbaka den underskrivna planen.",
+            "skicka tillbaka den till oss senast 2026-11-29.",
+            "Skicka den underskrivna planen i det bifogade svarskuvertet till Tanums kommun",
+            "Tills vi har fått den underskrivna planen fortsätter indrivningen som vanligt.",
+            "Om en delbetalning inte är betald inom 10 dagar efter förfallodagen upphör planen "
+            "att gälla. Då återupptar vi indrivningen av hela den skuld som återstår",
+            "Eftersom planen är skriftlig, omfattar hela skulden och har gjorts upp i samråd med "
+            f"dig tar vi ut en avgift för amorteringsplan på {kr(17000)} med stöd av lag "
+            "(1981:739) om ersättning för inkassokostnader 3 § och 4 §.",
+            f"Den första delbetalningen, {kr(47745)}, ska vara betald senast 2026-12-30.",
+            "Om vi inte har fått planen underskriven senast 2026-11-29, ansöker vi om "
+            "betalningsföreläggande hos Kronofogden tidigast den 2026-12-07.",
+            "innan du skriver under och senast 2026-11-29",
+            "Jag har tagit del av amorteringsplanen AP-2026-0147 och godkänner den. Jag "
+            f"förbinder mig att betala {kr(190981)} i delbetalningar",
+        ],
+        "en": [
+            f"The plan covers a total of {kr(190981)}, which you pay in 4 installments.",
+            "Invoices covered by the plan",
+            "The plan takes effect only when we have received the signed plan back.",
+            "send it back to us by 2026-11-29.",
+            "Skicka den underskrivna planen i det bifogade svarskuvertet till Tanums kommun",
+            "Until we have received the signed plan, collection continues as usual.",
+            "If an installment has not been paid within 10 days of its due date, the plan ends. "
+            "We will then resume collection of the whole remaining debt",
+            "Because the plan is in writing, covers the whole debt and was drawn up together "
+            f"with you, we charge a payment plan fee of {kr(17000)} under lag (1981:739) om "
+            "ersättning för inkassokostnader 3 § och 4 §.",
+            f"The first installment, {kr(47745)}, must be paid by 2026-12-30.",
+            "If we have not received the signed plan by 2026-11-29, we will apply for an order "
+            "to pay (betalningsföreläggande)",
+            "before you sign and no later than 2026-11-29",
+            "I have read the payment plan AP-2026-0147 and accept it. I undertake to pay "
+            f"{kr(190981)} in installments",
+        ],
+    }[language]
+    for out in outputs(letter).values():
+        for phrase in expected:
+            assert phrase in out
+    # The signature block: a line to fill in for each, after everything else in the letter.
+    heading = {"sv": "Underskrift", "en": "Your signature"}[language]
+    objection = {"sv": "Om du inte håller med", "en": "If you disagree"}[language]
+    block = text.split(f"\n{heading}\n", 1)[1]
+    assert text.index(f"\n{objection}\n") < text.index(f"\n{heading}\n")
+    for label in SIGNATURE_LABELS[language]:
+        assert re.search(rf"^\s+{label}:\s+_{{30,}}$", block, re.M), label
+        assert re.search(rf">{label}</th><td style=\"border-bottom: 1px solid", html), label
+
+
+@pytest.mark.parametrize(
+    "fees",
+    [
+        [],
+        [
+            {
+                "kind": "collection_fee",
+                "amount_ore": 18000,
+                "basis": "lag (1981:739) om ersättning för inkassokostnader 4 §",
+            }
+        ],
+    ],
+)
+def test_payment_plan_fee_line_only_for_a_payment_plan_fee(fees: list[dict[str, Any]]) -> None:
+    for language in LANGUAGES:
+        letter = render("payment_plan", language, fees=fees)
+        for out in outputs(letter).values():
+            assert "amorteringsplan på" not in out and "payment plan fee" not in out
+            assert "samråd" not in out and "drawn up together" not in out
+            assert "180,00 kr" not in out and "SEK 180.00" not in out
+
+
+def test_payment_plan_without_grace_days_ends_on_the_due_date() -> None:
+    context = make_context("payment_plan")
+    context["plan"]["grace_days"] = 0
+    text = flat(render_letter("payment_plan", "sv", context).text)
+    assert "Om en delbetalning inte är betald senast på förfallodagen upphör planen" in text
+    text = flat(render_letter("payment_plan", "en", context).text)
+    assert "If an installment has not been paid by its due date, the plan ends." in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda plan, payment: plan["installments"][0].update(amount_ore=1), "add up"),
+        (lambda plan, payment: plan["installments"].clear(), "empty"),
+    ],
+)
+def test_payment_plan_that_does_not_add_up_fails_loudly(change: Any, message: str) -> None:
+    context = make_context("payment_plan")
+    change(context["plan"], context["payment"])
+    with pytest.raises(ValueError, match=message):
+        render_letter("payment_plan", "sv", context)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_payment_plan_broken_states_missed_paid_remaining_and_resumption(language: str) -> None:
+    letter = render("payment_plan_broken", language)
+    kr = lambda ore: format_kronor(ore, language)  # noqa: E731
+    rows = {
+        "sv": [
+            ("Obetald delbetalning, förfallodag 2026-10-30", 47745),
+            ("Betalt enligt planen", 95490),
+            ("Återstående skuld", 95491),
+        ],
+        "en": [
+            ("Unpaid installment, due date 2026-10-30", 47745),
+            ("Paid under the plan", 95490),
+            ("Remaining debt", 95491),
+        ],
+    }[language]
+    for label, ore in rows:
+        assert re.search(rf"^\s+{label}\s+{re.escape(kr(ore))}$", letter.text, re.M), label
+        assert re.search(rf">{label}</th><td class=\"num\">{re.escape(kr(ore))}<", letter.html)
+    expected = {
+        "sv": [
+            "Enligt amorteringsplanen AP-2026-0112 skulle du ha betalat en delbetalning på "
+            f"{kr(47745)} senast 2026-10-30. Den betalningen har vi inte fått. Därför gäller "
+            "planen inte längre, och vi återupptar indrivningen av den skuld som återstår.",
+            f"Du har betalat {kr(95490)} enligt planen",
+            f"Kvar att betala är {kr(95491)}.",
+            f"Betala det som återstår, {kr(95491)}, senast 2026-11-29 till bankgiro 5050-1055 "
+            "med OCR-nummer 9000417268.",
+            "Indrivningen av den återstående skulden återupptas nu.",
+            "ansöker vi om betalningsföreläggande hos Kronofogden tidigast den 2026-12-07",
+            "Om du redan har betalat delbetalningen, eller om du inte håller med om kravet",
+            "senast 2026-11-29",
+        ],
+        "en": [
+            "Under the payment plan AP-2026-0112 you were to pay an installment of "
+            f"{kr(47745)} by 2026-10-30. We have not received that payment. The plan is "
+            "therefore no longer in force, and we are resuming collection of the remaining debt.",
+            f"You have paid {kr(95490)} under the plan",
+            f"The remaining debt is {kr(95491)}.",
+            f"Pay the remaining amount, {kr(95491)}, by 2026-11-29 to bankgiro 5050-1055 with "
+            "OCR reference 9000417268.",
+            "Collection of the remaining debt now resumes.",
+            "we will apply for an order to pay (betalningsföreläggande) at the Swedish "
+            "Enforcement Authority (Kronofogden), on or after 2026-12-07",
+            "If you have already paid the installment, or if you disagree with the claim",
+            "no later than 2026-11-29",
+        ],
+    }[language]
+    for out in outputs(letter).values():
+        for phrase in expected:
+            assert phrase in out
+
+
+def review_context(language: str, outcome: str, public_law: bool = True) -> dict[str, Any]:
+    """The sample review decision (1 648,00 kr charged, 412,00 kr credited in part) with
+    another outcome: the claim, totals and payment as they stand after it."""
+    context = make_context("review_decision", language)
+    credited = {"upheld": 0, "credited_in_full": 164800, "credited_in_part": 41200}[outcome]
+    remaining = 164800 - credited
+    context["review"].update(outcome=outcome, credited_amount_ore=credited, public_law=public_law)
+    context["claims"][0].update(
+        capital_ore=remaining,
+        total_ore=remaining,
+        claim_nature="public_law" if public_law else "civil",
+    )
+    context["totals"].update(capital_ore=remaining, total_ore=remaining)
+    context["payment"]["amount_ore"] = remaining
+    if outcome == "credited_in_full":
+        context["next_step"] = {"kind": "none", "on_or_after": None}
+    return context
+
+
+REVIEW_OUTCOMES = {
+    ("upheld", "sv"): [
+        "Vi har kommit fram till att kravet är riktigt och står fast vid det. Du ska därför "
+        "betala 1 648,00 kr senast 2026-11-29, som är den nya sista dagen att betala.",
+        "Betala 1 648,00 kr senast 2026-11-29 till bankgiro 5050-1055 med OCR-nummer 1052300058.",
+        "Om vi inte har fått betalt senast 2026-11-29, skickar vi ett inkassokrav tidigast den "
+        "2026-12-07.",
+    ],
+    ("upheld", "en"): [
+        "We have concluded that the claim is correct and we maintain it. You must therefore pay "
+        "SEK 1,648.00 by 2026-11-29, which is the new deadline to pay.",
+        "Pay SEK 1,648.00 by 2026-11-29 to bankgiro 5050-1055 with OCR reference 1052300058.",
+        "If we have not received payment by 2026-11-29, we will send you a collection demand",
+    ],
+    ("credited_in_full", "sv"): [
+        "Vi har kommit fram till att du har rätt. Vi krediterar hela kravet, 1 648,00 kr, och "
+        "du behöver inte betala det.",
+        "Efter beslutet finns det inget belopp som du behöver betala.",
+        "Ärendet är avslutat. Vi skickar inga fler krav för det belopp som vi har krediterat.",
+    ],
+    ("credited_in_full", "en"): [
+        "We have concluded that you are right. We credit the whole claim, SEK 1,648.00, and "
+        "you do not have to pay it.",
+        "After the decision, there is nothing you need to pay.",
+        "The matter is closed. We will not send any further demands for the amount we have "
+        "credited.",
+    ],
+    ("credited_in_part", "sv"): [
+        "Vi har kommit fram till att du delvis har rätt. Vi krediterar 412,00 kr av kravet. "
+        "Resten, 1 236,00 kr, ska du betala senast 2026-11-29, som är den nya sista dagen att "
+        "betala.",
+        "Betala 1 236,00 kr senast 2026-11-29 till bankgiro 5050-1055",
+    ],
+    ("credited_in_part", "en"): [
+        "We have concluded that you are partly right. We credit SEK 412.00 of the claim. You "
+        "must pay the rest, SEK 1,236.00, by 2026-11-29, which is the new deadline to pay.",
+        "Pay SEK 1,236.00 by 2026-11-29 to bankgiro 5050-1055",
+    ],
+}
+REVIEW_COMMON = {
+    "sv": [
+        "Du har invänt mot kravet nedan (ärende INV-81). Vi har nu prövat din invändning och "
+        "fattade beslut den 2026-11-13.",
+        "Beslut",
+        "Beslutet fattades den 2026-11-13 av Karin Berg, enhetschef vid Ekonomienheten. Innan "
+        "beslutet fattades hämtade vi in ett yttrande från den handläggare som hade hand om "
+        "ärendet.",
+        "Skälen för beslutet",
+        "Besöket den 14 augusti 2026 blev inställt, och avgiften för den timmen, 412,00 kr, tar "
+        "vi därför bort.",
+        "Kravet efter beslutet",
+        "Har du frågor om beslutet",
+    ],
+    "en": [
+        "You objected to the claim below (case INV-81). We have now examined your objection and "
+        "made a decision on 2026-11-13.",
+        "Decision",
+        "The decision was made on 2026-11-13 by Karin Berg, enhetschef vid Ekonomienheten. "
+        "Before the decision was made, we obtained a statement from the officer who handled the "
+        "matter.",
+        "Reasons for the decision",
+        "Besöket den 14 augusti 2026 blev inställt",
+        "The claim after the decision",
+        "If you have questions about the decision",
+    ],
+}
+APPEAL = {
+    "sv": [
+        "Så här överklagar du beslutet",
+        "Om du inte är nöjd med beslutet kan du överklaga det till förvaltningsrätten.",
+        "Skriv till förvaltningsrätten, men skicka eller lämna överklagandet till oss: Tanums "
+        "kommun, Samhällsbyggnadsförvaltningen, Kommunhusvägen 1, 457 81 Tanumshede.",
+        "Överklagandet måste ha kommit in till oss inom tre veckor från den dag då du fick del "
+        "av beslutet.",
+        "Skriv i överklagandet vilket beslut du överklagar (ärende INV-81, beslut den "
+        "2026-11-13), hur du vill att beslutet ska ändras och varför.",
+        "skickar vi överklagandet och handlingarna i ärendet vidare till förvaltningsrätten",
+        "Om du inte håller med om beslutet kan du överklaga det, se ”Så här överklagar du "
+        "beslutet” ovan.",
+    ],
+    "en": [
+        "How to appeal against the decision",
+        "you can appeal against it to the administrative court (förvaltningsrätten).",
+        "Address your appeal to the administrative court, but send or hand it in to us: Tanums "
+        "kommun, Samhällsbyggnadsförvaltningen, Kommunhusvägen 1, 457 81 Tanumshede.",
+        "We must receive your appeal within three weeks from the day you were notified of the "
+        "decision.",
+        "state which decision you are appealing against (case INV-81, decision of "
+        "2026-11-13), how you want the decision changed and why.",
+        "we will forward the appeal and the case documents to the administrative court",
+        "If you disagree with the decision, you can appeal against it: see “How to appeal "
+        "against the decision” above.",
+    ],
+}
+COURT = {
+    "sv": [
+        "Om du vill få saken prövad i domstol",
+        "Om du fortfarande inte håller med om kravet kan du i stället få saken prövad av allmän "
+        "domstol (tingsrätten).",
+        "Om kravet inte betalas kan vi ansöka om betalningsföreläggande hos Kronofogden.",
+        "kan vi begära att målet lämnas över till tingsrätten",
+    ],
+    "en": [
+        "Having the matter tried by a court",
+        "you can instead have the matter tried by a general court (tingsrätten, the district "
+        "court).",
+        "we may apply for an order to pay (betalningsföreläggande) at the Swedish Enforcement "
+        "Authority (Kronofogden).",
+        "we may ask for the case to be transferred to the district court",
+    ],
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("outcome", ["upheld", "credited_in_full", "credited_in_part"])
+@pytest.mark.parametrize("public_law", [True, False])
+def test_review_decision_states_outcome_reasons_decider_and_remedy(
+    language: str, outcome: str, public_law: bool
+) -> None:
+    context = review_context(language, outcome, public_law)
+    letter = render_letter("review_decision", language, context)
+    omprovning = {
+        "sv": "har vi prövat din invändning som en omprövning enligt 37–39 §§ "
+        "förvaltningslagen (2017:900).",
+        "en": "we have examined your objection as a reconsideration (omprövning) under "
+        "sections 37–39 of the Swedish Administrative Procedure Act (förvaltningslagen "
+        "2017:900).",
+    }[language]
+    for where, out in outputs(letter).items():
+        for phrase in REVIEW_OUTCOMES[outcome, language] + REVIEW_COMMON[language]:
+            assert phrase in out, (where, phrase)
+        assert (omprovning in out) is public_law, where
+        # The remedy: an överklagandehänvisning for a public-law decision, the courts for a
+        # civil claim; none when the customer got everything asked for.
+        appeal = outcome != "credited_in_full" and public_law
+        court = outcome != "credited_in_full" and not public_law
+        for phrase in APPEAL[language]:
+            assert (phrase in out) is appeal, (where, phrase)
+        for phrase in COURT[language]:
+            assert (phrase in out) is court, (where, phrase)
+        assert ("förvaltningsrätten" in out) is appeal, where
+        assert ("tingsrätten" in out) is court, where
+        if outcome == "credited_in_full":
+            assert PHRASES[language]["pay_by"] not in out, where
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"outcome": "withdrawn"}, "review.outcome withdrawn"),
+        ({"credited_amount_ore": 0}, "credited_amount_ore"),
+    ],
+)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_review_decision_outside_the_wording_fails_loudly(
+    change: dict[str, Any], message: str, language: str
+) -> None:
+    context = make_context("review_decision", language)
+    context["review"].update(change)
+    with pytest.raises(ValueError, match=message):
+        render_letter("review_decision", language, context)
+
+
+def test_review_decision_without_a_case_reference_reads_cleanly() -> None:
+    context = make_context("review_decision")
+    context["review"]["objection_id"] = None
+    letter = render_letter("review_decision", "sv", context)
+    for out in (letter.subject, letter.text, letter.html):
+        assert "None" not in out and "(ärende" not in out
+    assert "vilket beslut du överklagar (beslut den 2026-11-13)" in flat(letter.text)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("deferral_confirmation", ("deferral", "reason")),
+        ("payment_plan", ("plan", "return_how")),
+        ("review_decision", ("review", "reasons")),
+        ("review_decision", ("review", "decided_by")),
+    ],
+)
+def test_html_escapes_the_free_text_of_the_new_kinds(kind: str, path: tuple[str, str]) -> None:
+    context = make_context(kind)
+    context[path[0]][path[1]] = "Se <b>bilaga</b> & ring"
+    letter = render_letter(kind, "sv", context)
+    assert "<b>bilaga</b>" not in letter.html
+    assert "Se &lt;b&gt;bilaga&lt;/b&gt; &amp; ring" in letter.html
+    assert "Se <b>bilaga</b> & ring" in flat(letter.text)
