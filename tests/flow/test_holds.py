@@ -5,7 +5,6 @@ chain with fresh time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,15 @@ from sqlalchemy import select
 from likvid.db import read_session, transaction
 from likvid.models import RejectedEvent
 from likvid.service import holds as holds_service
-from tests.support.pipeline import Pipeline, customer, envelope, invoice, objection, payment, running_pipeline
+from tests.support.pipeline import (
+    Pipeline,
+    customer,
+    envelope,
+    invoice,
+    objection,
+    payment,
+    running_pipeline,
+)
 
 PRESSING = ("reminder-sent", "collection-demand-sent", "collection-handed-off")
 
