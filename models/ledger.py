@@ -6,6 +6,7 @@ Every balance is derived from ``ledger_entries``; nothing stores a running total
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -104,8 +105,11 @@ class Payment(Base):
     reference: Mapped[str | None] = mapped_column(String(25), index=True)
     invoice_id: Mapped[str | None] = mapped_column(String(100), index=True)
     channel: Mapped[str | None] = mapped_column(String(20))
-    #: parked, applied, reversed
+    #: unmatched (no usable reference: staff match it), parked (waits for its invoice),
+    #: applied, reversed
     status: Mapped[str] = mapped_column(String(20))
+    #: What the bank said about the payer and the payment (name, free text), for matching by hand.
+    payer: Mapped[dict[str, Any] | None]
     overpayment_ore: Mapped[int] = mapped_column(default=0)
     event_id: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime]

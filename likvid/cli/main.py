@@ -269,6 +269,97 @@ def rejected_list(limit: int, as_json: bool) -> None:
         click.echo(f"{it['received_at']}  {it['id'] or '-'}  {it['type'] or '-'}  {reasons}")
 
 
+@cli.group("import")
+def import_() -> None:
+    """Import bank files."""
+
+
+@import_.command("bgmax")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-test", is_flag=True, help="Accept a test file (test mark T).")
+@click.option("--wait", is_flag=True, help="Return once every payment has been applied.")
+def import_bgmax_command(path: Path, allow_test: bool, wait: bool) -> None:
+    """Import a BgMax file: verified whole first, then each OCR payment published once."""
+    from likvid.bgmax import BgMaxError
+    from likvid.service.bankfile import import_bgmax
+    from likvid.service.progress import wait_quiet
+
+    app = _app()
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=sum(1 for _ in open(path, "rb")), label="payments", file=sys.stderr) as bar:
+                result = import_bgmax(app, path, allow_test=allow_test, progress=bar.update)
+        else:
+            result = import_bgmax(app, path, allow_test=allow_test)
+    except BgMaxError as exc:
+        raise click.ClickException(f"{path}: nothing imported: {exc}") from None
+    for sec in result.per_section:
+        click.echo(f"section {sec['section']}: bankgiro {sec['bankgiro']}, {sec['payment_date']}, {sec['amount']} kr")
+    click.echo(f"payments {result.payments}: matched by OCR {result.matched}, already imported {result.duplicates}, "
+               f"unmatched {result.unmatched}, rejected {result.rejected}")
+    if wait:
+        wait_quiet(app, 600, result.accepted_ids)
+    if result.rejected:
+        sys.exit(1)
+
+
+@cli.group()
+def payments() -> None:
+    """Payments that need a handler."""
+
+
+@payments.command("unmatched")
+@click.option("--json", "as_json", is_flag=True)
+def payments_unmatched(as_json: bool) -> None:
+    """Payments with no usable reference, and payments waiting for their invoice."""
+    from sqlalchemy import select
+
+    from likvid.db import read_session
+    from likvid.models import Payment
+
+    with read_session(_app().db) as s:
+        rows = s.scalars(select(Payment).where(Payment.status.in_(("unmatched", "parked"))).order_by(Payment.paid_on))
+        items = [{"payment_id": p.payment_id, "status": p.status, "amount": f"{p.amount_ore / 100:.2f}",
+                  "paid_on": p.paid_on.isoformat(), "reference": p.reference, "payer": p.payer} for p in rows]
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for it in items:
+        payer = it["payer"] or {}
+        click.echo(f"{it['payment_id']}  {it['status']:<9} {it['amount']:>12}  {it['paid_on']}  "
+                   f"{it['reference'] or '-'}  {payer.get('name') or ''}")
+    if not items:
+        click.echo("no unmatched payments")
+
+
+@payments.command("match")
+@click.argument("payment_id")
+@click.argument("invoice_id")
+@click.option("--wait", is_flag=True)
+def payments_match(payment_id: str, invoice_id: str, wait: bool) -> None:
+    """Match an unmatched payment to an invoice by hand; it is then allocated like any payment."""
+    from likvid.db import read_session
+    from likvid.models import Payment
+    from likvid.service.progress import wait_quiet
+    from likvid.service.publish import publish_lines
+
+    app = _app()
+    with read_session(app.db) as s:
+        p = s.get(Payment, payment_id)
+        if p is None or p.status != "unmatched":
+            raise click.ClickException(f"{payment_id} is not an unmatched payment")
+        if p.amount_ore <= 0:
+            raise click.ClickException(f"{payment_id} is a deduction: settle it with the bank, not an invoice")
+        event = {"id": f"match:{payment_id}"[:100], "type": "payment-received", "version": 1,
+                 "occurred_at": app.clock.now(s).isoformat(), "source": "likvid-match",
+                 "data": {"payment_id": payment_id, "amount": f"{p.amount_ore // 100}.{p.amount_ore % 100:02d}",
+                          "paid_on": p.paid_on.isoformat(), "invoice_id": invoice_id, "channel": "bankgiro"}}
+    results, accepted = publish_lines(app, [json.dumps(event)])
+    click.echo(json.dumps(results[0]))
+    if wait:
+        wait_quiet(app, 120, accepted)
+
+
 @cli.group()
 def holds() -> None:
     """Pause collection by hand: for a reason, by someone, optionally until a date."""

@@ -47,13 +47,15 @@ def find_target(session: Session, invoice_id: str | None, reference: str | None)
 def receive(session: Session, app: App, now: datetime, event_id: str, data: Any) -> None:
     """``payment-received``."""
     payment = session.get(Payment, data.payment_id)
-    if payment is not None and payment.status != "parked":
+    if payment is not None and payment.status not in ("parked", "unmatched"):
         raise Rejected("data.payment_id", f"is already recorded (status {payment.status})")
     if data.invoice_id:
         lock_key(session, f"invoice:{data.invoice_id}")
     if data.reference:
         lock_key(session, f"ocr:{data.reference}")
     case, claim = find_target(session, data.invoice_id, data.reference)
+    if payment is not None and payment.status == "unmatched":
+        payment.invoice_id, payment.status = data.invoice_id, "parked"
     if payment is None:
         payment = Payment(
             payment_id=data.payment_id, amount_ore=data.amount, paid_on=data.paid_on,

@@ -8,6 +8,7 @@ clock with --wait semantics, then look at `show`.
 from __future__ import annotations
 
 import itertools
+import os
 import json
 import threading
 from collections.abc import Iterator
@@ -89,6 +90,7 @@ def running_pipeline(
             "LIKVID_CLOCK": "simulated",
             "LIKVID_SCHEDULER_INTERVAL_MS": "50",
             "LIKVID_RELAY_INTERVAL_MS": "10",
+            **({"LIKVID_POLICY": os.environ["LIKVID_POLICY"]} if os.environ.get("LIKVID_POLICY") else {}),
         }
     )
     app = bootstrap(settings, fresh=True)
