@@ -8,8 +8,8 @@ clock with --wait semantics, then look at `show`.
 from __future__ import annotations
 
 import itertools
-import os
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
