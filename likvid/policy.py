@@ -121,6 +121,15 @@ class DefaultsSection(_Strict):
     debtor_status_hold_days: int = Field(120, ge=1, le=730)
     #: [I] Days the customer has to return a signed payment plan.
     plan_sign_days: int = Field(14, ge=1, le=90)
+    #: The order a payment pays a claim's parts in (issue "money": fees, interest, capital).
+    allocation_order: list[Literal["fee", "interest", "capital"]] = ["fee", "interest", "capital"]
+
+    @field_validator("allocation_order")
+    @classmethod
+    def _permutation(cls, v: list[str]) -> list[str]:
+        if sorted(v) != ["capital", "fee", "interest"]:
+            raise ValueError("must name fee, interest and capital, each once")
+        return v
     steps: StepsSection
     fees: FeesSection
 
@@ -157,8 +166,22 @@ class CreditorSection(_Strict):
     fees: FeesSection = FeesSection()
     claim_kinds: dict[str, KindSection] = {}
     channels: dict[str, list[Channel]] = {}
+    #: [I] A residual at or below this (kronor) left after a payment is written off
+    #: automatically; "0.00" turns it off (the default).
+    write_off_below: str = "0.00"
+    #: SWEDISH-RULES.md §1.1, 4 a §: förseningsersättning 450 kr from business debtors, instead of
+    #: the reminder and collection fees. Off by default: a kommun-förvaltning is probably not a
+    #: näringsidkare (legal review needed); a municipal company may turn it on.
+    late_payment_compensation: bool = False
 
     _channels = field_validator("channels")(classmethod(lambda cls, v: _known_letter_kinds(v)))
+
+    @field_validator("write_off_below")
+    @classmethod
+    def _write_off(cls, v: str) -> str:
+        if parse_kronor(v) > 10000:
+            raise ValueError("must be at most 100.00 kr: larger residuals are for a handler to decide")
+        return v
 
     @field_validator("org_number")
     @classmethod

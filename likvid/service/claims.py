@@ -176,9 +176,31 @@ def close_if_paid(session: Session, now: datetime, claim: Claim, why: str) -> bo
     return True
 
 
+def write_off_small_residual(session: Session, app: App, now: datetime, claim: Claim) -> bool:
+    """A residual at or below the creditor's `write_off_below` after a payment is written off
+    (handling it would cost more than it brings in: POLICY.md goal "minimise handling cost")."""
+    from likvid.rules.money import parse_kronor
+
+    limit = parse_kronor(app.policy.creditors[claim.creditor_id].write_off_below)
+    bal = ledger.balance(session, claim.invoice_id)
+    if claim.status != "open" or limit <= 0 or not 0 < bal.total <= limit:
+        return False
+    for component in ("fee", "interest", "capital"):
+        if bal.get(component) > 0:
+            ledger.post(session, now, claim.invoice_id, "write_off", component, -bal.get(component), now.date(),
+                        note="small residual")
+    claim.status = "written_off"
+    claim.closed_at = to_db(now)
+    cancelled = timers.cancel_open(session, now, claim.invoice_id, "claim written off")
+    record(session, now, "claim-written-off", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+           case_id=claim.case_id, amount=bal.total, reason="small residual after payment",
+           cancelled_steps=cancelled, basis=f"creditor setting write_off_below {limit / 100:.2f} kr")
+    return True
+
+
 def reopen(session: Session, app: App, now: datetime, claim: Claim, why: str) -> None:
     """A reversed payment re-opens what it had settled; the chain resumes from the facts."""
-    if claim.status == "settled" and ledger.balance(session, claim.invoice_id).total > 0:
+    if claim.status in ("settled", "written_off") and ledger.balance(session, claim.invoice_id).total > 0:
         claim.status = "open"
         claim.closed_at = None
         record(session, now, "claim-reopened", claim_id=claim.invoice_id,
@@ -200,13 +222,15 @@ def _pending_letter(session: Session, claim_id: str) -> bool:
 def resume(session: Session, app: App, now: datetime, claim: Claim) -> None:
     """After a hold ends or a claim re-opens: make sure the next step is scheduled, with fresh
     time if its planned day has passed (rules.collection.resumed_on)."""
-    if claim.status != "open" or claim.stage in ("issued", "handed_off"):
+    if claim.status != "open" or claim.stage == "handed_off":
         return
     if timers.open_timers(session, claim.invoice_id) or _pending_letter(session, claim.invoice_id):
         return
     steps = app.policy.steps_for(claim.creditor_id, claim.claim_kind)
     today = now.date()
-    if claim.stage == "due":
+    if claim.stage == "issued":  # e.g. re-opened by a reversal before it fell due
+        kind, on = "invoice_due", max(claim.effective_due_date, today)
+    elif claim.stage == "due":
         kind, planned = "reminder", reminder_due_on(claim.effective_due_date, steps.reminder_after_days)
         on = max(planned, today)  # a reminder itself gives fresh time to pay
     elif claim.stage == "reminded":

@@ -111,8 +111,11 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
     deadline: date | None = None
     next_step: dict[str, Any] = {"kind": "none", "on_or_after": None}
 
+    fer = _late_payment_compensation(session, app, now, letter, case.creditor_id, customer, keep, fees)
     if letter.kind == "reminder":
         for claim in keep:
+            if fer:
+                break
             charged = _fee_count(session, claim.invoice_id, "reminder fee")
             fee = reminder_fee_ore(claim_nature=claim.claim_nature, claim_kind=claim.claim_kind,
                                    reminder_fee_agreed=claim.reminder_fee_agreed,
@@ -130,7 +133,7 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         fee = collection_fee_ore(claim_nature=keep[0].claim_nature, case_already_charged=False,
                                  total_capital_ore=capital, fee_ore=steps.collection_fee_ore,
                                  min_claim_ore=steps.min_claim_for_collection_fee_ore)
-        if fee:
+        if fee and not fer:
             ledger.post(session, now, keep[0].invoice_id, "fee", "fee", fee, today, ref=letter.id, note="collection fee")
             fees.append({"kind": "collection_fee", "amount_ore": fee, "basis": BASIS_COLLECTION_FEE})
         deadline = payment_deadline(today, steps.demand_days_to_pay,
@@ -189,6 +192,28 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
 def pdf_for(letter: Letter) -> bytes:
     """The PDF rendered when the letter was decided (kept as proof of its content)."""
     return Path(letter.pdf_path or "").read_bytes()
+
+
+#: Förseningsersättning, lag (1981:739) 4 a § (SWEDISH-RULES.md §1.1): a fixed amount.
+LATE_PAYMENT_COMPENSATION_ORE = 45000
+
+
+def _late_payment_compensation(session: Session, app: App, now: datetime, letter: Letter, creditor_id: str,
+                               customer: Customer, claims: list[Claim], fees: list[dict[str, Any]]) -> bool:
+    """Between businesses, where the creditor enables it: 450 kr once per claim, with the first
+    reminder or demand, instead of the reminder and collection fees (§1.1). Returns whether it applies."""
+    creditor = app.policy.creditors[creditor_id]
+    if not creditor.late_payment_compensation or customer.party_type != "organisation" or customer.consumer:
+        return False
+    if letter.kind not in ("reminder", "collection_demand"):
+        return False
+    for claim in claims:
+        if claim.claim_nature == "civil" and _fee_count(session, claim.invoice_id, "late payment compensation") == 0:
+            ledger.post(session, now, claim.invoice_id, "fee", "fee", LATE_PAYMENT_COMPENSATION_ORE, now.date(),
+                        ref=letter.id, note="late payment compensation")
+            fees.append({"kind": "late_payment_compensation", "amount_ore": LATE_PAYMENT_COMPENSATION_ORE,
+                         "basis": "lag (1981:739) om ersättning för inkassokostnader 4 a §"})
+    return True
 
 
 def _basis(kind: str) -> str:
@@ -287,7 +312,8 @@ def build_context(app: App, letter: Letter, case: CollectionCase, customer: Cust
     context: dict[str, Any] = {
         "letter": {"id": letter.id, "kind": letter.kind, "level": letter.level, "sent_on": today,
                    "deadline": deadline or today, "language": customer.language},
-        "creditor": {"name": creditor.name, "org_number": creditor.org_number, "bankgiro": creditor.bankgiro,
+        "creditor": {"name": creditor.name, "org_number": f"{creditor.org_number[:6]}-{creditor.org_number[6:]}",
+                     "bankgiro": creditor.bankgiro,
                      "address": creditor.address.model_dump(), "contact": creditor.contact.model_dump()},
         "recipient": recipient(customer),
         "claims": rows,

@@ -87,7 +87,8 @@ def apply(session: Session, app: App, now: datetime, payment: Payment, case: Col
         c for c in others if claim is None or c.invoice_id != claim.invoice_id
     ]
     bals = ledger.balances(session, [c.invoice_id for c in ordered])
-    parts, surplus = allocate(payment.amount_ore, [(c.invoice_id, bals[c.invoice_id]) for c in ordered])
+    parts, surplus = allocate(payment.amount_ore, [(c.invoice_id, bals[c.invoice_id]) for c in ordered],
+                              app.policy.file.defaults.allocation_order)
     for claim_id, component, amount in parts:
         ledger.post(session, now, claim_id, "payment", component, -amount, payment.paid_on, ref=payment.payment_id)
     payment.status = "applied"
@@ -100,7 +101,8 @@ def apply(session: Session, app: App, now: datetime, payment: Payment, case: Col
             record(session, now, "payment-applied", claim_id=c.invoice_id, customer_id=c.customer_id,
                    case_id=c.case_id, payment_id=payment.payment_id, amount=by_claim[c.invoice_id],
                    paid_on=payment.paid_on)
-            claims_service.close_if_paid(session, now, c, "paid")
+            if not claims_service.close_if_paid(session, now, c, "paid"):
+                claims_service.write_off_small_residual(session, app, now, c)
     if surplus:
         record(session, now, "overpayment-recorded", customer_id=case.customer_id, case_id=case.id,
                payment_id=payment.payment_id, amount=surplus,
