@@ -3,13 +3,12 @@ compensation between businesses, the configured allocation order, reversals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from likvid.policy import default_policy_text
-from tests.support.pipeline import Pipeline, customer, envelope, invoice, payment, running_pipeline
+from tests.support.pipeline import customer, envelope, invoice, payment, running_pipeline
 
 
 def _policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *replacements: tuple[str, str]) -> None:
