@@ -20,6 +20,7 @@ them). When no PostgreSQL can be found or started they are skipped locally, but 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -41,6 +42,16 @@ from tests.support.postgres import (  # noqa: E402
     PostgresUnavailable,
     start_postgres,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _capture_logs() -> Iterator[None]:
+    """Keep every log line for `tests/unit/test_zz_log_scan.py` (no identity number unmasked)."""
+    from tests.support import logscan
+
+    handler = logscan.install()
+    yield
+    logging.getLogger().removeHandler(handler)
 
 
 def _in_ci() -> bool:

@@ -24,3 +24,10 @@ def test_demo_runs_the_scenario_through_the_real_service(tmp_path: Path) -> None
     c18 = [p for p in letters if "Sara Sandberg" in p.read_text(encoding="utf-8")]
     assert c18 and all("Storgatan 18" not in p.read_text(encoding="utf-8") for p in c18)
     assert all("Box 2820" in p.read_text(encoding="utf-8") for p in c18)
+    # The service's own logs (worker processes, scheduler, relay) carry no identity number.
+    from tests.unit.test_zz_log_scan import identity_numbers_in
+
+    logs = list((tmp_path / "var" / "demo" / "run").glob("*.log"))
+    assert logs
+    for log in logs:
+        assert identity_numbers_in(log.read_text(encoding="utf-8", errors="replace")) == [], log
