@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -272,7 +272,17 @@ def dead_letters(app: App, *, include_replayed: bool = True) -> list[dict[str, A
         q = select(DeadLetter).order_by(DeadLetter.id)
         if not include_replayed:
             q = q.where(DeadLetter.replayed_at.is_(None))
-        return [_as_dict(d, full=False) | {"args": d.payload.get("args")} for d in s.scalars(q)]
+        return [_as_dict(d, full=False) | {"items": _items(d.payload)} for d in s.scalars(q)]
+
+
+def _items(payload: dict[str, Any] | None) -> list[Any]:
+    """What the message was about, by id only: a raw event may carry personal data (POLICY.md
+    point 10), so the list shows event ids; `dlq show` prints the whole payload."""
+    args = (payload or {}).get("args") or []
+    first = args[0] if args else None
+    items = first if isinstance(first, list) else [first] if first is not None else []
+    return [i.get("id", "?") if isinstance(i, dict) else i if isinstance(i, int | str) and len(str(i)) <= 60 else "?"
+            for i in items]
 
 
 def dead_letter(app: App, dead_letter_id: int) -> dict[str, Any] | None:
@@ -388,7 +398,3 @@ def render_status(data: dict[str, Any]) -> str:
     if data["problems"]:
         lines += ["", "  problems:"] + [f"    - {p}" for p in data["problems"]]
     return "\n".join(lines)
-
-
-def _parse_when(value: str) -> datetime:  # pragma: no cover - kept for symmetry with show
-    return datetime.fromisoformat(value)
