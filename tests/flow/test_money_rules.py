@@ -76,3 +76,28 @@ def test_a_reversed_payment_reopens_the_claim_and_the_chain_resumes(pipe_factory
         assert inv["status"] == "open" and inv["balance"]["total"] == "300.00"
         pipe.advance("40d")
         assert "reminder-sent" in pipe.timeline_types("I1")
+
+
+def test_demand_interest_and_fees_match_the_rules_to_the_ore(pipe_factory) -> None:  # type: ignore[no-untyped-def]
+    """Räntelagen 3 § and 6 § (SWEDISH-RULES.md §2): from the day after the due date, reference
+    rate 2.00 % (2026-01-01, from the shipped table) + 8, actual/365; the collection fee 180 kr
+    (§1); the letter's breakdown adds up."""
+    from datetime import date
+
+    with pipe_factory() as pipe:
+        pipe.publish(customer("C1"), invoice("I1", "C1", "10000.00", due="2026-01-30"))
+        pipe.advance("55d")
+        inv = pipe.invoice("I1")
+        sent = next(t for t in inv["timeline"] if t["type"] == "collection-demand-sent")
+        sent_on = date.fromisoformat(sent["at"][:10])
+        days = (sent_on - date(2026, 1, 31)).days  # 2026-01-31 .. the day before the letter
+        expected = (1_000_000 * 1000 * days * 2 + 10000 * 365) // (10000 * 365 * 2)  # half-up
+        assert int(inv["balance"]["interest"].replace(".", "")) == expected
+        assert inv["balance"]["fees"] == "180.00"
+        text = Path(next(x for x in inv["letters"] if x["kind"] == "collection_demand")["path"]).read_text(encoding="utf-8")
+        flat = " ".join(text.split())
+        assert "10,00 %" in flat and f"({days} dagar)" in flat.replace("(1 dag)", "")
+        from likvid.rules.money import format_kronor
+
+        total = 1_000_000 + 18000 + expected
+        assert format_kronor(total) in flat and format_kronor(expected) in flat
