@@ -90,8 +90,13 @@ DEFAULT_MAX_BATCH = 1000
 DEFAULT_MAX_BODY_BYTES = 10_000_000
 
 JSON_TYPES = ("application/json",)
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
-                "application/x-jsonlines", "application/jsonlines")
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/jsonlines",
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +139,9 @@ def parse_tokens(data: Any, where: str = "tokens file") -> list[TokenConfig]:
         raise TokenFileError(f"{where}: must be a TOML table")
     unknown = set(data) - {"tokens"}
     if unknown:
-        raise TokenFileError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (only [[tokens]])")
+        raise TokenFileError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))} (only [[tokens]])"
+        )
     entries = data.get("tokens")
     if not isinstance(entries, list) or not entries:
         raise TokenFileError(f"{where}: tokens: at least one [[tokens]] table is required")
@@ -155,8 +162,11 @@ def parse_tokens(data: Any, where: str = "tokens file") -> list[TokenConfig]:
         if name in names:
             raise TokenFileError(f"{at}.name: {name!r} appears twice")
         digest = entry.get("sha256")
-        if (not isinstance(digest, str) or len(digest) != 64
-                or any(c not in "0123456789abcdefABCDEF" for c in digest)):
+        if (
+            not isinstance(digest, str)
+            or len(digest) != 64
+            or any(c not in "0123456789abcdefABCDEF" for c in digest)
+        ):
             raise TokenFileError(
                 f"{at}.sha256: required, the 64 hex digits of the token's SHA-256 "
                 f"(`python -m likvid.api hash TOKEN`), never the token itself"
@@ -166,7 +176,7 @@ def parse_tokens(data: Any, where: str = "tokens file") -> list[TokenConfig]:
             raise TokenFileError(f"{at}.sha256: the same token is configured twice")
         publish = entry.get("publish", [])
         if not isinstance(publish, list) or not all(isinstance(t, str) for t in publish):
-            raise TokenFileError(f"{at}.publish: must be a list of event types (or [\"*\"])")
+            raise TokenFileError(f'{at}.publish: must be a list of event types (or ["*"])')
         bad = [t for t in publish if t != "*" and t not in EVENT_TYPES]
         if bad:
             raise TokenFileError(f"{at}.publish: unknown event type(s) {', '.join(bad)}")
@@ -272,7 +282,9 @@ class _DatabaseCollector(Collector):
             left = backlog(self.app)
             with read_session(self.app.db) as s:
                 claims = s.execute(
-                    select(Claim.stage, Claim.status, func.count()).group_by(Claim.stage, Claim.status)
+                    select(Claim.stage, Claim.status, func.count()).group_by(
+                        Claim.stage, Claim.status
+                    )
                 ).all()
                 rejected = s.scalar(select(func.count()).select_from(RejectedEvent)) or 0
         except Exception as exc:  # a scrape must not fail because the database is down
@@ -282,18 +294,30 @@ class _DatabaseCollector(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield GaugeMetricFamily("likvid_outbox_unprocessed", "Outbox messages not yet processed",
-                                value=left["outbox_unprocessed"])
-        yield GaugeMetricFamily("likvid_timers_due", "Pending timers due on the business clock",
-                                value=left["timers_due"])
-        yield GaugeMetricFamily("likvid_timers_in_flight", "Timers emitted and not yet done",
-                                value=left["timers_emitted"])
-        g = GaugeMetricFamily("likvid_claims", "Claims by stage and status", labels=["stage", "status"])
+        yield GaugeMetricFamily(
+            "likvid_outbox_unprocessed",
+            "Outbox messages not yet processed",
+            value=left["outbox_unprocessed"],
+        )
+        yield GaugeMetricFamily(
+            "likvid_timers_due",
+            "Pending timers due on the business clock",
+            value=left["timers_due"],
+        )
+        yield GaugeMetricFamily(
+            "likvid_timers_in_flight",
+            "Timers emitted and not yet done",
+            value=left["timers_emitted"],
+        )
+        g = GaugeMetricFamily(
+            "likvid_claims", "Claims by stage and status", labels=["stage", "status"]
+        )
         for stage, status, n in claims:
             g.add_metric([stage, status], n)
         yield g
-        yield CounterMetricFamily("likvid_rejected_events", "Rejected inbound events (all entry points)",
-                                  value=rejected)
+        yield CounterMetricFamily(
+            "likvid_rejected_events", "Rejected inbound events (all entry points)", value=rejected
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -345,10 +369,18 @@ def create_app(
 
     registry = CollectorRegistry()
     registry.register(_DatabaseCollector(app))
-    events_counter = Counter("likvid_api_events", "Events received over HTTP, by token and result",
-                             ["token", "status"], registry=registry)
-    requests_counter = Counter("likvid_api_requests", "HTTP requests by route and status code",
-                               ["route", "code"], registry=registry)
+    events_counter = Counter(
+        "likvid_api_events",
+        "Events received over HTTP, by token and result",
+        ["token", "status"],
+        registry=registry,
+    )
+    requests_counter = Counter(
+        "likvid_api_requests",
+        "HTTP requests by route and status code",
+        ["route", "code"],
+        registry=registry,
+    )
 
     api = FastAPI(
         title="Likvid",
@@ -364,7 +396,9 @@ def create_app(
 
     @api.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError")
+        log.error(
+            "database unavailable: %s", type(exc.orig).__name__ if exc.orig else "OperationalError"
+        )
         return _error(503, "database unavailable, try again later")
 
     @api.middleware("http")
@@ -404,19 +438,30 @@ def create_app(
             **auth_responses,
             413: {"model": ErrorResponse, "description": "Body or batch too large"},
             415: {"model": ErrorResponse, "description": "Neither JSON nor NDJSON"},
-            422: {"model": RejectedResponse,
-                  "description": "Not JSON, no events, or every event rejected (results name field and reason)"},
+            422: {
+                "model": RejectedResponse,
+                "description": "Not JSON, no events, or every event rejected (results name field and reason)",
+            },
         },
         openapi_extra={
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/json": {"schema": {"oneOf": [
-                        {"type": "object", "description": "one event (EVENTS.md envelope)"},
-                        {"type": "array", "items": {"type": "object"}, "maxItems": max_batch},
-                    ]}},
-                    "application/x-ndjson": {"schema": {"type": "string",
-                                                        "description": "one event per line"}},
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"type": "object", "description": "one event (EVENTS.md envelope)"},
+                                {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                    "maxItems": max_batch,
+                                },
+                            ]
+                        }
+                    },
+                    "application/x-ndjson": {
+                        "schema": {"type": "string", "description": "one event per line"}
+                    },
                 },
             }
         },
@@ -428,7 +473,9 @@ def create_app(
         media = _media_type(request)
         ndjson = media in NDJSON_TYPES
         if not ndjson and media not in JSON_TYPES and not media.endswith("+json"):
-            return _error(415, "send application/json (an event or an array) or application/x-ndjson")
+            return _error(
+                415, "send application/json (an event or an array) or application/x-ndjson"
+            )
         body = await _read_body(request, max_body_bytes)
         try:
             text_body = body.decode("utf-8")
@@ -451,7 +498,10 @@ def create_app(
             try:
                 doc = json.loads(text_body)
             except json.JSONDecodeError as exc:
-                return _error(422, f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+                return _error(
+                    422,
+                    f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                )
             parsed = doc if isinstance(doc, list) else [doc]
             if len(parsed) > max_batch:
                 return _error(413, f"{len(parsed)} events; at most {max_batch} per request")
@@ -459,29 +509,46 @@ def create_app(
         if not lines:
             return _error(422, "the body holds no events")
 
-        forbidden = sorted({
-            e["type"] for e in parsed
-            if isinstance(e, dict) and isinstance(e.get("type"), str) and not token.may_publish(e["type"])
-        })
+        forbidden = sorted(
+            {
+                e["type"]
+                for e in parsed
+                if isinstance(e, dict)
+                and isinstance(e.get("type"), str)
+                and not token.may_publish(e["type"])
+            }
+        )
         if forbidden:
-            return _error(403, f"token {token.name!r} may not publish: {', '.join(forbidden)}",
-                          forbidden_types=forbidden)
+            return _error(
+                403,
+                f"token {token.name!r} may not publish: {', '.join(forbidden)}",
+                forbidden_types=forbidden,
+            )
 
         results, _accepted = await run_in_threadpool(publish_lines, app, lines)
         counts: dict[str, int] = {}
         for r in results:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
             events_counter.labels(token.name, r["status"]).inc()
-        log.info("token %s published %d events: %s", token.name, len(results),
-                 ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        log.info(
+            "token %s published %d events: %s",
+            token.name,
+            len(results),
+            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+        )
         if all(r["status"] == "rejected" for r in results):
-            return JSONResponse({"detail": "every event was rejected", "results": results}, status_code=422)
+            return JSONResponse(
+                {"detail": "every event was rejected", "results": results}, status_code=422
+            )
         return JSONResponse({"results": results}, status_code=202)
 
     @api.get(
         "/v1/invoices/{invoice_id}",
         summary="A claim as `likvid show invoice` shows it",
-        responses={**auth_responses, 404: {"model": ErrorResponse, "description": "Unknown invoice"}},
+        responses={
+            **auth_responses,
+            404: {"model": ErrorResponse, "description": "Unknown invoice"},
+        },
     )
     def get_invoice(invoice_id: str, _token: TokenConfig = Depends(reader)) -> dict[str, Any]:  # noqa: B008
         with read_session(app.db) as s:
@@ -493,7 +560,10 @@ def create_app(
     @api.get(
         "/v1/customers/{customer_id}",
         summary="A customer across creditors, as `likvid show customer` shows it",
-        responses={**auth_responses, 404: {"model": ErrorResponse, "description": "Unknown customer"}},
+        responses={
+            **auth_responses,
+            404: {"model": ErrorResponse, "description": "Unknown customer"},
+        },
     )
     def get_customer(customer_id: str, _token: TokenConfig = Depends(reader)) -> dict[str, Any]:  # noqa: B008
         with read_session(app.db) as s:
@@ -532,8 +602,12 @@ def create_app(
         ok = all(v == "ok" for v in status.values())
         return JSONResponse(status, status_code=200 if ok else 503)
 
-    @api.get("/metrics", summary="Prometheus metrics", response_class=Response,
-             responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+    @api.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -33,13 +33,31 @@ def _redis_url(app: Any, required: bool) -> str | None:
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts and monitoring.")
-@click.option("--watch", "watch", type=float, default=None, metavar="SECONDS",
-              help="Refresh every SECONDS until Ctrl-C.")
-@click.option("--max-outbox-age", default=300.0, show_default=True, metavar="SECONDS",
-              help="The oldest unprocessed outbox message may be this old before it is a problem.")
-@click.option("--timer-grace", default=300.0, show_default=True, metavar="SECONDS",
-              help="A timer due longer ago than this (business clock) is overdue.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object, for scripts and monitoring."
+)
+@click.option(
+    "--watch",
+    "watch",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Refresh every SECONDS until Ctrl-C.",
+)
+@click.option(
+    "--max-outbox-age",
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The oldest unprocessed outbox message may be this old before it is a problem.",
+)
+@click.option(
+    "--timer-grace",
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A timer due longer ago than this (business clock) is overdue.",
+)
 def status(as_json: bool, watch: float | None, max_outbox_age: float, timer_grace: float) -> None:
     """Queues, outbox, timers, rejected events, workers, overdue objections, reference rates.
 
@@ -101,7 +119,9 @@ def dlq_list(as_json: bool, only_open: bool) -> None:
     for it in items:
         state = f"replayed {it['replayed_at'][:19]}" if it["replayed_at"] else "NOT REPLAYED"
         what = ", ".join(str(i) for i in it["items"][:5]) + (" ..." if len(it["items"]) > 5 else "")
-        click.echo(f"{it['id']:>6}  {it['failed_at'][:19]}  {it['queue']:<8} {it['actor']:<17} [{what}]  {state}")
+        click.echo(
+            f"{it['id']:>6}  {it['failed_at'][:19]}  {it['queue']:<8} {it['actor']:<17} [{what}]  {state}"
+        )
         click.echo(f"        {it['error_summary']}")
 
 
@@ -129,7 +149,9 @@ def dlq_replay(dead_letter_id: int, force: bool) -> None:
 
     app = _app()
     try:
-        message_id = replay(app, dead_letter_id, force=force, redis_url=_redis_url(app, required=False))
+        message_id = replay(
+            app, dead_letter_id, force=force, redis_url=_redis_url(app, required=False)
+        )
     except DeadLetterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"dead letter {dead_letter_id} replayed as message {message_id}")
@@ -146,7 +168,9 @@ def dlq_purge(dead_letter_id: int | None, replayed: bool) -> None:
         raise click.UsageError("give either a dead letter ID or --replayed")
     app = _app()
     try:
-        n = purge(app, dead_letter_id, all_replayed=replayed, redis_url=_redis_url(app, required=False))
+        n = purge(
+            app, dead_letter_id, all_replayed=replayed, redis_url=_redis_url(app, required=False)
+        )
     except DeadLetterError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{n} dead letter{'s' if n != 1 else ''} purged")

@@ -92,7 +92,9 @@ def status(
 
     outbox = db["outbox"]
     timers = db["timers"]
-    waiting = sum((v["depth"] or 0) + (v["delayed"] or 0) + (v["in_flight"] or 0) for v in queues.values())
+    waiting = sum(
+        (v["depth"] or 0) + (v["delayed"] or 0) + (v["in_flight"] or 0) for v in queues.values()
+    )
     workers = redis_part["workers"]
     if not redis_part.get("error") and workers["live"] == 0 and (waiting or outbox["unprocessed"]):
         problems.append(
@@ -101,18 +103,26 @@ def status(
         )
     age = outbox["oldest_unprocessed_age_s"]
     if age is not None and age > outbox_age_limit_s:
-        problems.append(f"oldest unprocessed outbox message is {age:.0f} s old (limit {outbox_age_limit_s:.0f} s)")
+        problems.append(
+            f"oldest unprocessed outbox message is {age:.0f} s old (limit {outbox_age_limit_s:.0f} s)"
+        )
     if timers["overdue"]:
-        problems.append(f"{timers['overdue']} timers overdue by more than {timer_grace_s:.0f} s (is a scheduler running?)")
+        problems.append(
+            f"{timers['overdue']} timers overdue by more than {timer_grace_s:.0f} s (is a scheduler running?)"
+        )
     dl = db["dead_letters"]
     if dl["unreplayed"]:
         problems.append(f"{dl['unreplayed']} dead letters not replayed (`likvid dlq list`)")
     obj = db["objections"]
     if obj["overdue"]:
-        problems.append(f"{obj['overdue']} open objections past their review date ({obj['review_days']} days)")
+        problems.append(
+            f"{obj['overdue']} open objections past their review date ({obj['review_days']} days)"
+        )
     rate = db["reference_rate"]
     if rate["missing"]:
-        problems.append(f"no reference rate for the half-year from {rate['half_year']} in the policy")
+        problems.append(
+            f"no reference rate for the half-year from {rate['half_year']} in the policy"
+        )
 
     return {
         "healthy": not problems,
@@ -127,8 +137,11 @@ def status(
         "workers": workers,
         "objections": obj,
         "reference_rate": rate,
-        "thresholds": {"outbox_age_limit_s": outbox_age_limit_s, "timer_grace_s": timer_grace_s,
-                       "heartbeat_timeout_ms": heartbeat_ms},
+        "thresholds": {
+            "outbox_age_limit_s": outbox_age_limit_s,
+            "timer_grace_s": timer_grace_s,
+            "heartbeat_timeout_ms": heartbeat_ms,
+        },
     }
 
 
@@ -139,38 +152,61 @@ def _database_status(app: App, timer_grace_s: float) -> dict[str, Any]:
         today = now.date()
         wall = to_db(wall_now())
         unprocessed, oldest = s.execute(
-            select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.processed_at.is_(None))
+            select(func.count(), func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.processed_at.is_(None)
+            )
         ).one()
-        unpublished = s.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-        ) or 0
+        unpublished = (
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+            )
+            or 0
+        )
 
         def timers_where(*cond: Any) -> int:
             return int(s.scalar(select(func.count()).select_from(Timer).where(*cond)) or 0)
 
         due = timers_where(Timer.status == "pending", Timer.due_at <= to_db(now))
-        overdue = timers_where(Timer.status == "pending", Timer.due_at <= to_db(now - timedelta(seconds=timer_grace_s)))
+        overdue = timers_where(
+            Timer.status == "pending", Timer.due_at <= to_db(now - timedelta(seconds=timer_grace_s))
+        )
         emitted = timers_where(Timer.status == "emitted")
 
         rejected_total = s.scalar(select(func.count()).select_from(RejectedEvent)) or 0
-        rejected_day = s.scalar(
-            select(func.count()).select_from(RejectedEvent).where(RejectedEvent.received_at >= to_db(now - timedelta(hours=24)))
-        ) or 0
+        rejected_day = (
+            s.scalar(
+                select(func.count())
+                .select_from(RejectedEvent)
+                .where(RejectedEvent.received_at >= to_db(now - timedelta(hours=24)))
+            )
+            or 0
+        )
 
         by_queue: dict[str, int] = {}
         for queue, actor, n in s.execute(
-            select(DeadLetter.queue, DeadLetter.actor, func.count()).where(DeadLetter.replayed_at.is_(None))
+            select(DeadLetter.queue, DeadLetter.actor, func.count())
+            .where(DeadLetter.replayed_at.is_(None))
             .group_by(DeadLetter.queue, DeadLetter.actor)
         ):
             q = queue or ACTOR_QUEUES.get(actor, "?")
             by_queue[q] = by_queue.get(q, 0) + int(n)
         dl_total = s.scalar(select(func.count()).select_from(DeadLetter)) or 0
 
-        open_objections = list(s.execute(
-            select(Hold.ref, Hold.claim_id, Hold.starts_on).where(Hold.kind == "objection", Hold.ended_at.is_(None))
-        ))
+        open_objections = list(
+            s.execute(
+                select(Hold.ref, Hold.claim_id, Hold.starts_on).where(
+                    Hold.kind == "objection", Hold.ended_at.is_(None)
+                )
+            )
+        )
     overdue_objections = [
-        {"objection_id": ref, "invoice_id": claim, "review_due": (starts + timedelta(days=review_days)).isoformat()}
+        {
+            "objection_id": ref,
+            "invoice_id": claim,
+            "review_due": (starts + timedelta(days=review_days)).isoformat(),
+        }
         for ref, claim, starts in open_objections
         if today > starts + timedelta(days=review_days)
     ]
@@ -181,16 +217,25 @@ def _database_status(app: App, timer_grace_s: float) -> dict[str, Any]:
         "outbox": {
             "unprocessed": int(unprocessed or 0),
             "unpublished": int(unpublished),
-            "oldest_unprocessed_age_s": round(max(0.0, (wall - oldest).total_seconds()), 1) if oldest else None,
+            "oldest_unprocessed_age_s": round(max(0.0, (wall - oldest).total_seconds()), 1)
+            if oldest
+            else None,
         },
         "timers": {"due": due, "overdue": overdue, "in_flight": emitted},
         "rejected_events": {"total": int(rejected_total), "last_24h": int(rejected_day)},
         "dead_letters": {"total": int(dl_total), "unreplayed": sum(by_queue.values())},
         "dead_letters_by_queue": by_queue,
-        "objections": {"open": len(open_objections), "overdue": len(overdue_objections),
-                       "review_days": review_days, "overdue_items": overdue_objections},
-        "reference_rate": {"half_year": half.isoformat(), "missing": not known or known[-1] < half,
-                           "last_known": known[-1].isoformat() if known else None},
+        "objections": {
+            "open": len(open_objections),
+            "overdue": len(overdue_objections),
+            "review_days": review_days,
+            "overdue_items": overdue_objections,
+        },
+        "reference_rate": {
+            "half_year": half.isoformat(),
+            "missing": not known or known[-1] < half,
+            "last_known": known[-1].isoformat() if known else None,
+        },
     }
 
 
@@ -199,7 +244,10 @@ def _half_year_start(d: date) -> date:
 
 
 def _redis_status(redis_url: str | None, heartbeat_ms: int) -> dict[str, Any]:
-    empty: dict[str, Any] = {"queues": {}, "workers": {"live": None, "registered": None, "last_heartbeat_age_s": None}}
+    empty: dict[str, Any] = {
+        "queues": {},
+        "workers": {"live": None, "registered": None, "last_heartbeat_age_s": None},
+    }
     if not redis_url:
         return {**empty, "error": "no Redis URL"}
     import redis
@@ -211,7 +259,7 @@ def _redis_status(redis_url: str | None, heartbeat_ms: int) -> dict[str, Any]:
         prefix = f"{NAMESPACE}:__acks__."
         for key in client.scan_iter(match=f"{prefix}*", count=500):
             name = key.decode() if isinstance(key, bytes) else str(key)
-            queue = name[len(prefix):].split(".", 1)[-1]
+            queue = name[len(prefix) :].split(".", 1)[-1]
             in_flight[queue] = in_flight.get(queue, 0) + int(client.scard(name))
         for q in WORKER_QUEUES:
             base = f"{NAMESPACE}:{q}"
@@ -227,7 +275,10 @@ def _redis_status(redis_url: str | None, heartbeat_ms: int) -> dict[str, Any]:
         registered = int(client.zcard(beats))
         last = client.zrevrange(beats, 0, 0, withscores=True)
         last_age = round(max(0.0, now_ms - float(last[0][1])) / 1000, 1) if last else None
-        return {"queues": queues, "workers": {"live": live, "registered": registered, "last_heartbeat_age_s": last_age}}
+        return {
+            "queues": queues,
+            "workers": {"live": live, "registered": registered, "last_heartbeat_age_s": last_age},
+        }
     except redis.RedisError as exc:
         return {**empty, "error": str(exc) or type(exc).__name__}
     finally:
@@ -281,8 +332,14 @@ def _items(payload: dict[str, Any] | None) -> list[Any]:
     args = (payload or {}).get("args") or []
     first = args[0] if args else None
     items = first if isinstance(first, list) else [first] if first is not None else []
-    return [i.get("id", "?") if isinstance(i, dict) else i if isinstance(i, int | str) and len(str(i)) <= 60 else "?"
-            for i in items]
+    return [
+        i.get("id", "?")
+        if isinstance(i, dict)
+        else i
+        if isinstance(i, int | str) and len(str(i)) <= 60
+        else "?"
+        for i in items
+    ]
 
 
 def dead_letter(app: App, dead_letter_id: int) -> dict[str, Any] | None:
@@ -292,7 +349,9 @@ def dead_letter(app: App, dead_letter_id: int) -> dict[str, Any] | None:
         return _as_dict(d, full=True) if d else None
 
 
-def replay(app: App, dead_letter_id: int, *, force: bool = False, redis_url: str | None = None) -> str:
+def replay(
+    app: App, dead_letter_id: int, *, force: bool = False, redis_url: str | None = None
+) -> str:
     """Write the dead letter's message to the outbox again (the relay publishes it) and mark it
     replayed; returns the new message id. A second replay needs ``force``. With ``redis_url``
     dramatiq's own dead-letter copy is dropped too (best effort)."""
@@ -313,7 +372,9 @@ def replay(app: App, dead_letter_id: int, *, force: bool = False, redis_url: str
         payload = d.payload or {}
         args = payload.get("args")
         if not isinstance(args, list) or payload.get("kwargs"):
-            raise DeadLetterError(f"dead letter {dead_letter_id}: payload cannot be replayed: {payload!r}"[:500])
+            raise DeadLetterError(
+                f"dead letter {dead_letter_id}: payload cannot be replayed: {payload!r}"[:500]
+            )
         message_id = enqueue(s, app.clock.now(s), queue, d.actor, *args)
         d.replayed_at = to_db(wall_now())
         original, original_queue = d.message_id, queue
@@ -322,8 +383,13 @@ def replay(app: App, dead_letter_id: int, *, force: bool = False, redis_url: str
     return message_id
 
 
-def purge(app: App, dead_letter_id: int | None = None, *, all_replayed: bool = False,
-          redis_url: str | None = None) -> int:
+def purge(
+    app: App,
+    dead_letter_id: int | None = None,
+    *,
+    all_replayed: bool = False,
+    redis_url: str | None = None,
+) -> int:
     """Delete one dead letter, or every replayed one; returns how many."""
     if (dead_letter_id is None) == (not all_replayed):
         raise DeadLetterError("give a dead letter id or all_replayed, not both")
@@ -377,11 +443,18 @@ def render_status(data: dict[str, Any]) -> str:
     def n(v: Any) -> str:
         return "?" if v is None else str(v)
 
-    lines = [f"Likvid status: {'HEALTHY' if data['healthy'] else 'UNHEALTHY'}",
-             f"  checked {data['checked_at'][:19]}, business clock {data['business_now'][:19]}", ""]
-    lines.append(f"  {'queue':<10}{'depth':>8}{'delayed':>9}{'in flight':>11}{'dead (redis)':>14}{'dead letters':>14}")
+    lines = [
+        f"Likvid status: {'HEALTHY' if data['healthy'] else 'UNHEALTHY'}",
+        f"  checked {data['checked_at'][:19]}, business clock {data['business_now'][:19]}",
+        "",
+    ]
+    lines.append(
+        f"  {'queue':<10}{'depth':>8}{'delayed':>9}{'in flight':>11}{'dead (redis)':>14}{'dead letters':>14}"
+    )
     for q, v in data["queues"].items():
-        lines.append(f"  {q:<10}{n(v['depth']):>8}{n(v['delayed']):>9}{n(v['in_flight']):>11}{n(v['dead']):>14}{n(v['dead_letters']):>14}")
+        lines.append(
+            f"  {q:<10}{n(v['depth']):>8}{n(v['delayed']):>9}{n(v['in_flight']):>11}{n(v['dead']):>14}{n(v['dead_letters']):>14}"
+        )
     o, t, r, w = data["outbox"], data["timers"], data["rejected_events"], data["workers"]
     dl, ob, rate = data["dead_letters"], data["objections"], data["reference_rate"]
     lines += [
@@ -392,8 +465,12 @@ def render_status(data: dict[str, Any]) -> str:
         f"  {'dead letters':<16}{dl['unreplayed']} not replayed of {dl['total']}",
         f"  {'workers':<16}{n(w['live'])} live of {n(w['registered'])} registered, last heartbeat {_fmt_age(w['last_heartbeat_age_s'])} ago",
         f"  {'objections':<16}{ob['open']} open, {ob['overdue']} past review ({ob['review_days']} days)",
-        f"  {'reference rate':<16}" + (f"MISSING for the half-year from {rate['half_year']}" if rate["missing"]
-                                        else f"known (last entry {rate['last_known']})"),
+        f"  {'reference rate':<16}"
+        + (
+            f"MISSING for the half-year from {rate['half_year']}"
+            if rate["missing"]
+            else f"known (last entry {rate['last_known']})"
+        ),
     ]
     if data["problems"]:
         lines += ["", "  problems:"] + [f"    - {p}" for p in data["problems"]]

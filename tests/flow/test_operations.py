@@ -24,7 +24,9 @@ from tests.support.pipeline import Pipeline, customer, invoice, running_pipeline
 
 
 @pytest.fixture
-def pipe(sqlite_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+def pipe(
+    sqlite_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pipeline]:
     with running_pipeline(sqlite_url, redis_url, tmp_path / "home") as p:
         from likvid.service import app as app_module
 
@@ -62,15 +64,25 @@ def test_a_real_failure_is_dead_lettered_listed_and_replayed_once(pipe: Pipeline
     assert out.exit_code == 0, out.output
     [dead] = json.loads(out.output)
     with read_session(pipe.app.db) as s:
-        [letter] = s.scalars(select(Letter).where(Letter.kind == "reminder"))
-    assert letter.status == "pending"
-    assert (dead["actor"], dead["queue"], dead["items"]) == ("dispatch_letters", "letters", [letter.id])
+        [(letter_id, letter_status)] = s.execute(
+            select(Letter.id, Letter.status).where(Letter.kind == "reminder")
+        )
+    assert letter_status == "pending"
+    assert (dead["actor"], dead["queue"], dead["items"]) == (
+        "dispatch_letters",
+        "letters",
+        [letter_id],
+    )
     assert "NotADirectoryError" in dead["error_summary"] and dead["replayed_at"] is None
     shown = likvid("dlq", "show", str(dead["id"]))
-    assert shown.exit_code == 0 and "Traceback" in shown.output and letter.id in shown.output
+    assert shown.exit_code == 0 and "Traceback" in shown.output and letter_id in shown.output
     # and status is unhealthy because of it
     code, data = status_json()
-    assert code == 1 and data["dead_letters"]["unreplayed"] == 1 and data["queues"]["letters"]["dead_letters"] == 1
+    assert (
+        code == 1
+        and data["dead_letters"]["unreplayed"] == 1
+        and data["queues"]["letters"]["dead_letters"] == 1
+    )
     assert any("dead letter" in p for p in data["problems"]), data["problems"]
 
     # When the directory is repaired and the dead letter replayed
@@ -85,7 +97,7 @@ def test_a_real_failure_is_dead_lettered_listed_and_replayed_once(pipe: Pipeline
     fees = pipe.invoice("I1")["balance"]["fees"]
     # and replaying it again is refused; forced, it has no second effect
     again = likvid("dlq", "replay", str(dead["id"]))
-    assert again.exit_code != 0 and "already" in again.output.lower() or "replayed at" in again.output
+    assert again.exit_code != 0 and "--force" in again.output
     forced = likvid("dlq", "replay", str(dead["id"]), "--force")
     assert forced.exit_code == 0, forced.output
     wait_quiet(pipe.app, 60)
@@ -107,7 +119,9 @@ def _wait_for(predicate: Any, timeout: float = 20.0) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def test_status_sees_a_growing_queue_while_workers_are_stopped_and_health_after_they_drain(pipe: Pipeline) -> None:
+def test_status_sees_a_growing_queue_while_workers_are_stopped_and_health_after_they_drain(
+    pipe: Pipeline,
+) -> None:
     assert pipe.worker is not None
     code, data = status_json()
     assert code == 0 and data["healthy"], data["problems"]
