@@ -67,6 +67,17 @@ def up(processes: int, threads: int) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, envvar="LIKVID_API_PORT")
+def api(host: str, port: int) -> None:
+    """Run the HTTP ingest API (tokens from LIKVID_API_TOKENS_FILE)."""
+    from likvid.api import serve
+
+    _app()
+    serve(host, port)
+
+
+@cli.command()
 @click.option("--processes", default=2, show_default=True)
 @click.option("--threads", default=4, show_default=True)
 @click.option("--queues", multiple=True, help="Queues to consume (ingest, steps, letters); default all.")

@@ -42,6 +42,7 @@ class Service:
     quiet: bool = False
     redis: RedisServer | None = None
     redis_url: str = ""
+    api_url: str = ""
     children: list[Child] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -65,10 +66,19 @@ class Service:
             Child("scheduler", [py, "-m", "likvid", "scheduler"]),
             Child("relay", [py, "-m", "likvid", "relay"]),
         ]
+        self.api_url = ""
+        if os.environ.get("LIKVID_API_TOKENS_FILE"):
+            # The HTTP API joins when publishers have tokens; a free port unless LIKVID_API_PORT.
+            from likvid.runtime.redis_server import free_port
+
+            port = int(os.environ.get("LIKVID_API_PORT") or free_port())
+            self.api_url = f"http://127.0.0.1:{port}"
+            self.children.append(Child("api", [py, "-m", "likvid", "api", "--port", str(port)]))
         for child in self.children:
             self._spawn(child)
         self.settings.runtime_file.write_text(json.dumps(
-            {"redis_url": self.redis_url, "pid": os.getpid(), "database_url": _masked(self.settings.database_url)}
+            {"redis_url": self.redis_url, "pid": os.getpid(), "api_url": self.api_url,
+             "database_url": _masked(self.settings.database_url)}
         ))
 
     def env(self) -> dict[str, str]:
