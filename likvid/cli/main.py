@@ -61,6 +61,7 @@ def up(processes: int, threads: int) -> None:
     app = _app()
     if is_running(app.settings):
         raise click.ClickException(f"an instance already runs for LIKVID_HOME={app.settings.home}")
+    _warn_missing_rate(app)
     service = Service(app.settings, processes=processes, threads=threads)
     click.echo(f"likvid up: LIKVID_HOME={app.settings.home}; Ctrl-C stops it")
     service.run_forever()
@@ -110,6 +111,18 @@ def relay() -> None:
     app = _app()
     url = app.settings.resolved_redis_url()
     _run_loop(lambda stop: Relay(app, configure(url), url).run(stop))
+
+
+def _warn_missing_rate(app: Any) -> None:
+    """SWEDISH-RULES.md §2: a half-year without a reference rate is never guessed; say so."""
+    from likvid.db import read_session
+
+    with read_session(app.db) as s:
+        today = app.clock.today(s)
+    half = today.replace(month=1 if today.month < 7 else 7, day=1)
+    if not any(r.valid_from == half for r in app.policy.reference_rates):
+        click.echo(f"warning: no reference rate (referensränta) for the half-year from {half} in the policy: "
+                   "interest is charged only up to the last known half-year until it is entered", err=True)
 
 
 def _run_loop(fn: Any) -> None:
@@ -511,17 +524,6 @@ def policy_default() -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
-def status(as_json: bool) -> None:
-    """Backlog: unprocessed outbox messages, timers due or in flight (queues and health checks
-    arrive with the operations issue)."""
-    from likvid.service.progress import backlog
-
-    data = backlog(_app())
-    click.echo(json.dumps(data) if as_json else "\n".join(f"{k:22} {v}" for k, v in data.items()))
-
-
-@cli.command()
 @click.option("--keep", is_flag=True, help="Keep the demo's state directory afterwards.")
 def demo(keep: bool) -> None:
     """Three simulated months, about 20 customers, through the real pipeline."""
@@ -538,6 +540,15 @@ def _safe_url(url: str) -> str:
 
 def main() -> None:
     cli(prog_name="likvid")
+
+
+def _register_operations() -> None:
+    from likvid.cli.ops import register
+
+    register(cli)
+
+
+_register_operations()
 
 
 if __name__ == "__main__":
