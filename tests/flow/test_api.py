@@ -81,6 +81,10 @@ class Api:
         return self.client.get(path, headers=headers)
 
     def counts(self) -> tuple[int, int, int]:
+        # Let what earlier requests queued finish first, so a count cannot move under us.
+        from likvid.service.progress import wait_quiet
+
+        wait_quiet(self.pipe.app, 60)
         with read_session(self.pipe.app.db) as s:
             return (
                 s.scalar(select(func.count()).select_from(OutboxMessage)) or 0,

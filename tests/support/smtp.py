@@ -30,6 +30,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -150,6 +151,11 @@ class _Handler:
             )
             number = len(self.server.received)
         return f"250 2.0.0 OK: queued as T{number:04d}"
+
+
+#: aiosmtpd logs every command (addresses included) at INFO: that is the test server talking,
+#: not the service, and it would drown what the email tests look for in the log.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class SmtpServer:
