@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import shutil
 import socket
 import ssl
 import subprocess
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
