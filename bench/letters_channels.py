@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import io
 import multiprocessing as mp
 import os
@@ -77,115 +76,13 @@ class BenchmarkError(RuntimeError):
     pass
 
 
-# --- a realistic letter context (copied from tests/unit/test_pdf.py: make_context) ---------
-
-SENT_ON = dt.date(2026, 11, 15)
-DEADLINE = dt.date(2026, 11, 29)
-NEXT_ON = dt.date(2026, 12, 7)
-CREDITOR = "Tanums kommun, Samhällsbyggnadsförvaltningen"
-
-
-def _claim(
-    n: int, number: str, ocr: str, capital: int, fee: int, interest: int, description: str | None
-) -> dict[str, Any]:
-    return {
-        "invoice_id": f"inv-{n}",
-        "invoice_number": number,
-        "description": description,
-        "claim_kind": "va",
-        "claim_nature": "civil",
-        "issue_date": dt.date(2026, 8, 31),
-        "due_date": dt.date(2026, 9, 30),
-        "ocr_reference": ocr,
-        "capital_ore": capital,
-        "fee_ore": fee,
-        "interest_ore": interest,
-        "total_ore": capital + fee + interest,
-        "held_ore": 0,
-    }
-
+# --- a realistic letter context: the same sample the tests and `likvid letters preview` use ---
 
 def make_context(kind: str) -> dict[str, Any]:
-    """What `letters.dispatch` gives the renderer for a reminder or a collection demand: two
-    claims, one interest line, the fee of this letter."""
-    fee = {"reminder": 6000, "collection_demand": 18000}[kind]
-    fee_kind = {"reminder": "reminder_fee", "collection_demand": "collection_fee"}[kind]
-    next_kind = {"reminder": "collection_demand", "collection_demand": "kronofogden"}[kind]
-    return {
-        "letter": {
-            "id": "L-2026-000417",
-            "kind": kind,
-            "level": 1,
-            "sent_on": SENT_ON,
-            "deadline": DEADLINE,
-            "language": LANGUAGE,
-        },
-        "creditor": {
-            "name": CREDITOR,
-            "org_number": "212000-1322",
-            "bankgiro": "5050-1055",
-            "address": {
-                "street": "Kommunhusvägen 1",
-                "postal_code": "457 81",
-                "city": "Tanumshede",
-            },
-            "contact": {"phone": "0525-180 00", "email": "ekonomi@tanum.se", "web": "www.tanum.se"},
-        },
-        "recipient": {
-            "name": "Anna Andersson",
-            "address_lines": ["Storgatan 12 B", "457 31 Tanumshede"],
-            "protected": False,
-        },
-        "claims": [
-            _claim(
-                1, "2026-104711", "1047110467", 123450, fee, 1631, "Vatten och avlopp, kvartal 3"
-            ),
-            _claim(2, "2026-104802", "1048020052", 48900, 0, 0, None),
-        ],
-        "fees": [
-            {
-                "kind": fee_kind,
-                "amount_ore": fee,
-                "basis": "lag (1981:739) om ersättning för inkassokostnader 4 §",
-            }
-        ],
-        "interest": {
-            "lines": [
-                {
-                    "start": dt.date(2026, 10, 1),
-                    "end": dt.date(2026, 11, 15),
-                    "days": 46,
-                    "base_ore": 123450,
-                    "rate_bp": 1050,
-                    "amount_ore": 1631,
-                }
-            ],
-            "total_ore": 1631,
-            "reference": "räntelagen (1975:635) 6 §",
-        },
-        "totals": {
-            "capital_ore": 172350,
-            "fee_ore": fee,
-            "interest_ore": 1631,
-            "total_ore": 172350 + fee + 1631,
-            "held_ore": 0,
-        },
-        "payment": {
-            "bankgiro": "5050-1055",
-            "ocr": "9000417268",
-            "amount_ore": 172350 + fee + 1631,
-            "deadline": DEADLINE,
-        },
-        "objection": {
-            "how": "Ring kundtjänst på 0525-180 00 eller skriv till\nTanums kommun, Ekonomienheten",
-            "contact_email": "invandning@tanum.se",
-            "contact_phone": "0525-181 00",
-        },
-        "next_step": {"kind": next_kind, "on_or_after": NEXT_ON},
-    }
+    from likvid.service.samples import sample_context
 
+    return sample_context(kind, "sv")
 
-# --- PDF ----------------------------------------------------------------------------------
 
 _PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
@@ -437,7 +334,7 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
             server.port,
             security="none",
             sender=SENDER,
-            sender_name=CREDITOR,
+            sender_name="Exempelby kommun",
             message_id_domain="likvid.bench.invalid",
         )
         # The rendered reminder as Likvid builds it, sent raw (informative: what the size of

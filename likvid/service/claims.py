@@ -19,7 +19,7 @@ from likvid.rules.deadlines import effective_due_date
 from likvid.rules.ocr import generate_ocr, validate_ocr
 from likvid.service import ledger, timers
 from likvid.service.app import App
-from likvid.service.errors import Rejected
+from likvid.service.errors import Parked, Rejected
 from likvid.service.records import record
 
 #: Digits after a creditor's prefix that mark a case-level OCR reference.
@@ -32,6 +32,18 @@ def lock_case(session: Session, case_id: int) -> CollectionCase:
     if not is_sqlite(session.get_bind()):
         q = q.with_for_update()
     return session.scalars(q).one()
+
+
+def locked_claim(session: Session, invoice_id: str) -> Claim:
+    """The claim, its case locked; parks the event being handled when the claim is not known yet."""
+    from likvid.service.parking import lock_key
+
+    lock_key(session, f"invoice:{invoice_id}")
+    claim = session.get(Claim, invoice_id)
+    if claim is None:
+        raise Parked(f"invoice:{invoice_id}")
+    lock_case(session, claim.case_id)
+    return claim
 
 
 def case_for(session: Session, app: App, now: datetime, customer_id: str, creditor_id: str) -> CollectionCase:

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+class Parked(Exception):
+    """The event waits for ``key`` (``invoice:ID``, ``ocr:REF``, ``customer:ID``, …) and is
+    applied when that arrives (EVENTS.md: events may arrive out of order)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class Rejected(Exception):
     """Rejects the event being handled; recorded with the field and the reason, nothing applied."""
 

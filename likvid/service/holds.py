@@ -89,15 +89,6 @@ def expire(session: Session, app: App, now: datetime, ref: str) -> str:
     return "hold ended"
 
 
-def _claim(session: Session, invoice_id: str) -> Claim:
-    lock_key(session, f"invoice:{invoice_id}")
-    claim = session.get(Claim, invoice_id)
-    if claim is None:
-        raise Parked(f"invoice:{invoice_id}")
-    claims_service.lock_case(session, claim.case_id)
-    return claim
-
-
 def _letter(session: Session, now: datetime, kind: str, claims: list[Claim], details: dict[str, Any]) -> None:
     from likvid.models import CollectionCase
     from likvid.service.letters import create_letter
@@ -110,7 +101,7 @@ def _letter(session: Session, now: datetime, kind: str, claims: list[Claim], det
 # --- objections and reviews (policy points 6 and 7) ----------------------------------------------
 
 def objection_filed(session: Session, app: App, now: datetime, event_id: str, data: Any) -> list[str]:
-    claim = _claim(session, data.invoice_id)
+    claim = claims_service.locked_claim(session, data.invoice_id)
     open_total = ledger.balance(session, claim.invoice_id).total
     amount = data.disputed_amount
     if amount is not None and amount >= open_total:
@@ -151,7 +142,7 @@ def review_decided(session: Session, app: App, now: datetime, event_id: str, dat
                        "before the handler's statement is obtained (policy point 7)")
     if hold.ended_at is not None:
         raise Rejected("data.objection_id", "is no longer open")
-    claim = _claim(session, hold.claim_id or "")
+    claim = claims_service.locked_claim(session, hold.claim_id or "")
     credited = 0
     if data.outcome == "credited_in_full":
         credited = ledger.balance(session, claim.invoice_id).capital
@@ -169,7 +160,7 @@ def review_decided(session: Session, app: App, now: datetime, event_id: str, dat
 # --- deferrals (policy point 9) -----------------------------------------------------------------
 
 def deferral_granted(session: Session, app: App, now: datetime, event_id: str, data: Any) -> list[str]:
-    claim = _claim(session, data.invoice_id)
+    claim = claims_service.locked_claim(session, data.invoice_id)
     place(session, now, claim, "deferral", data.deferral_id, amount=None, reason=data.reason,
           by=data.granted_by, starts_on=now.date(), until=data.until)
     if data.confirm_in_writing:
@@ -225,7 +216,7 @@ def debtor_status_changed(session: Session, app: App, now: datetime, event_id: s
 def manual(session: Session, app: App, now: datetime, *, invoice_id: str | None, customer_id: str | None,
            reason: str, by: str, until: date | None, ref: str) -> Hold:
     if invoice_id:
-        claim = _claim(session, invoice_id)
+        claim = claims_service.locked_claim(session, invoice_id)
         return place(session, now, claim, "manual", ref, amount=None, reason=reason, by=by, starts_on=now.date(), until=until)
     if customer_id is None or session.get(Customer, customer_id) is None:
         raise Rejected("customer_id", "is not a known customer")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import to_db
 from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
-from likvid.models import Claim, CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
+from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
 from likvid.service import holds, payments, plans
 from likvid.service.app import App
@@ -88,21 +88,12 @@ def _invoice_issued(s: Session, app: App, now: datetime, event_id: str, d: Any) 
     return keys + ([f"ocr:{case.ocr_reference}"] if case else [])
 
 
-def _claim(s: Session, invoice_id: str) -> Claim:
-    lock_key(s, f"invoice:{invoice_id}")
-    claim = s.get(Claim, invoice_id)
-    if claim is None:
-        raise Parked(f"invoice:{invoice_id}")
-    claims_service.lock_case(s, claim.case_id)
-    return claim
-
-
 def _invoice_due(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
-    claims_service.mark_due(s, app, now, _claim(s, d.invoice_id), source=f"event {event_id}")
+    claims_service.mark_due(s, app, now, claims_service.locked_claim(s, d.invoice_id), source=f"event {event_id}")
 
 
 def _invoice_credited(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
-    claims_service.credit(s, app, now, _claim(s, d.invoice_id), d.credit_id, d.amount, d.reason)
+    claims_service.credit(s, app, now, claims_service.locked_claim(s, d.invoice_id), d.credit_id, d.amount, d.reason)
 
 
 def _payment_received(s: Session, app: App, now: datetime, event_id: str, d: Any) -> list[str]:

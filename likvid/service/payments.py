@@ -15,17 +15,11 @@ from likvid.rules.collection import allocate
 from likvid.service import claims as claims_service
 from likvid.service import ledger
 from likvid.service.app import App
-from likvid.service.errors import Rejected
+from likvid.service.errors import Parked, Rejected
 from likvid.service.parking import lock_key
+
+__all__ = ["Parked", "apply", "find_target", "receive", "reverse"]
 from likvid.service.records import record
-
-
-class Parked(Exception):
-    """The event waits for ``key`` (``invoice:ID`` or ``ocr:REF``) and is applied when it arrives."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 def find_target(session: Session, invoice_id: str | None, reference: str | None) -> tuple[CollectionCase | None, Claim | None]:
