@@ -409,9 +409,9 @@ def pipeline_run(
             problems.append(
                 f"{check['reminder_letters']} reminder letters for {check['customers_with_claims']} customers"
             )
-        if check["letter_files"] != 2 * check["reminder_letters"]:
+        if check["letter_files"] != 3 * check["reminder_letters"]:
             problems.append(
-                f"{check['letter_files']} letter files for {check['reminder_letters']} letters (expected .txt + .html each)"
+                f"{check['letter_files']} letter files for {check['reminder_letters']} letters (expected .txt, .html and .pdf each)"
             )
         if check["dead_letters"] or check["rejected_events"] or check["letters_not_sent"]:
             problems.append(
