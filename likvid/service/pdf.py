@@ -56,11 +56,8 @@ from likvid.service.render import (
     _GLUED,
     LANGUAGES,
     LETTER_KINDS,
-    _datum,
-    _fail,
-    _kr,
-    _pct,
     _split_paragraphs,
+    new_environment,
 )
 
 __all__ = ["LETTER_KINDS", "render_markup", "render_pdf"]
@@ -130,22 +127,11 @@ def render_markup(kind: str, language: str, context: Mapping[str, Any]) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("likvid.templates", ""),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["kr"] = _kr
-    env.filters["datum"] = _datum
-    env.filters["pct"] = _pct
+    env = new_environment(autoescape=False)
     env.filters["para"] = _para
     env.filters["lines"] = _lines
     env.filters["line"] = _line
     env.filters["cell"] = _cell
-    env.globals["fail"] = _fail
     return env
 
 

@@ -91,8 +91,9 @@ def render_letter(kind: str, language: str, context: Mapping[str, Any]) -> Rende
     return RenderedLetter(subject=subject, text=_tidy_text(text), html=html)
 
 
-@cache
-def _environment(autoescape: bool) -> jinja2.Environment:
+def new_environment(autoescape: bool) -> jinja2.Environment:
+    """The template environment every rendering (text, HTML, PDF markup) starts from: strict
+    about missing values, with the money, date and rate filters."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("likvid.templates", ""),
         autoescape=autoescape,
@@ -104,8 +105,14 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     env.filters["kr"] = _kr
     env.filters["datum"] = _datum
     env.filters["pct"] = _pct
-    env.filters["paragraphs"] = _paragraphs_html if autoescape else _paragraphs_text
     env.globals["fail"] = _fail
+    return env
+
+
+@cache
+def _environment(autoescape: bool) -> jinja2.Environment:
+    env = new_environment(autoescape)
+    env.filters["paragraphs"] = _paragraphs_html if autoescape else _paragraphs_text
     return env
 
 
