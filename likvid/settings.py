@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Clock modes: the system clock in production, a stored instant for demos and tests.
@@ -27,7 +27,6 @@ class Settings:
     scheduler_interval_ms: int = 500
     #: How often the outbox relay looks for new rows when idle, in milliseconds.
     relay_interval_ms: int = 50
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

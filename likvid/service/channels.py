@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from likvid.clock import from_db, to_db
+from likvid.clock import to_db
 from likvid.db import transaction
 from likvid.models import Customer, Letter
 from likvid.service.app import App
@@ -186,4 +186,4 @@ def _fall_back_to_letter(app: App, letter_id: str, reason: str) -> str:
     return "fell back to letter"
 
 
-__all__ = ["choose", "content_hash", "from_db", "print_letter", "send_email", "send_emails"]
+__all__ = ["choose", "content_hash", "print_letter", "send_email", "send_emails"]

@@ -54,9 +54,9 @@ from reportlab.pdfgen.canvas import Canvas
 # an amount or a date reads exactly the same in every form of a letter.
 from likvid.service.render import (
     _GLUED,
-    LANGUAGES,
     LETTER_KINDS,
     _split_paragraphs,
+    check_letter_args,
     new_environment,
 )
 
@@ -101,16 +101,7 @@ def render_pdf(kind: str, language: str, context: Mapping[str, Any]) -> bytes:
     Raises ValueError for an unknown kind or language, and `jinja2.UndefinedError` when the
     templates need a context key that is missing (as `render_letter` does).
     """
-    if kind not in LETTER_KINDS:
-        raise ValueError(
-            f"unknown letter kind {kind!r} (expected one of {', '.join(LETTER_KINDS)})"
-        )
-    if language not in LANGUAGES:
-        raise ValueError(
-            f"unknown letter language {language!r} (expected one of {', '.join(LANGUAGES)})"
-        )
-    if not isinstance(context, Mapping):
-        raise TypeError(f"context must be a mapping, not {type(context).__name__}")
+    check_letter_args(kind, language, context)
     return _draw(_layout(_parse(render_markup(kind, language, context))))
 
 

@@ -58,12 +58,8 @@ class RenderedLetter:
     html: str
 
 
-def render_letter(kind: str, language: str, context: Mapping[str, Any]) -> RenderedLetter:
-    """Render one letter in plain text and HTML, with its subject line.
-
-    Raises ValueError for an unknown kind or language, and `jinja2.UndefinedError` when the
-    templates need a context key that is missing.
-    """
+def check_letter_args(kind: str, language: str, context: Mapping[str, Any]) -> None:
+    """ValueError for an unknown kind or language, TypeError for a context that is no mapping."""
     if kind not in LETTER_KINDS:
         raise ValueError(
             f"unknown letter kind {kind!r} (expected one of {', '.join(LETTER_KINDS)})"
@@ -75,6 +71,14 @@ def render_letter(kind: str, language: str, context: Mapping[str, Any]) -> Rende
     if not isinstance(context, Mapping):
         raise TypeError(f"context must be a mapping, not {type(context).__name__}")
 
+
+def render_letter(kind: str, language: str, context: Mapping[str, Any]) -> RenderedLetter:
+    """Render one letter in plain text and HTML, with its subject line.
+
+    Raises ValueError for an unknown kind or language, and `jinja2.UndefinedError` when the
+    templates need a context key that is missing.
+    """
+    check_letter_args(kind, language, context)
     variables = {key: value for key, value in context.items() if key not in _INJECTED}
     variables["language"] = language
     variables["kind"] = kind
