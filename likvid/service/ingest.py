@@ -122,6 +122,15 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+#: A run of fresh, consecutive events of one type applied in one go (set-based: one SELECT for
+#: the run, multi-row INSERTs). The function must leave exactly the state that applying the
+#: events one by one, in order, would leave, including the stored ``ReceivedEvent`` rows. It
+#: returns the events it did not take; those are then applied one by one, in their order,
+#: after the ones it took, so it must decline every later event that depends on a declined one.
+BatchHandler = Callable[[Session, App, datetime, list[Event]], list[Event]]
+BATCH_HANDLERS: dict[str, BatchHandler] = {}
+
+
 def apply_event(s: Session, app: App, now: datetime, event: Event, stored: ReceivedEvent | None = None) -> str:
     """Store (once) and apply one valid event; returns its status (applied, parked, recorded)."""
     if stored is None:
@@ -244,6 +253,7 @@ def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], me
         record_rejections(s, now, [(raw, res) for raw, ev, res in checked if ev is None])
         ids = [ev.id for _, ev, _ in checked if ev is not None]
         seen = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_(ids)))) if ids else set()
+        fresh: list[tuple[Any, Event, Result]] = []
         for raw, event, result in checked:
             result = Result(result.id, result.status, list(result.errors))
             results.append(result)
@@ -253,12 +263,35 @@ def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], me
                 result.status = "duplicate"
                 continue
             seen.add(event.id)
-            try:
-                with s.begin_nested():
-                    apply_event(s, app, now, event)
-            except Rejected as exc:
-                result.status = "rejected"
-                result.errors = [{"field": exc.field, "reason": exc.reason}]
-                _reject(s, now, raw, result.errors, event.id, event.type, event.source)
+            fresh.append((raw, event, result))
+        for run in _runs(fresh):
+            batch = BATCH_HANDLERS.get(run[0][1].type)
+            if batch is not None and len(run) > 1:
+                declined = {id(e) for e in batch(s, app, now, [e for _, e, _ in run])}
+                run = [item for item in run if id(item[1]) in declined]
+            for raw, event, result in run:
+                _apply_one(s, app, now, raw, event, result)
         mark_processed(s, message_id, now)
     return results
+
+
+def _runs(items: list[tuple[Any, Event, Result]]) -> list[list[tuple[Any, Event, Result]]]:
+    """Consecutive events of one type, in order."""
+    runs: list[list[tuple[Any, Event, Result]]] = []
+    for item in items:
+        if runs and runs[-1][0][1].type == item[1].type:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def _apply_one(s: Session, app: App, now: datetime, raw: Any, event: Event, result: Result) -> None:
+    """One event in its own savepoint: a rejection leaves nothing of it behind."""
+    try:
+        with s.begin_nested():
+            apply_event(s, app, now, event)
+    except Rejected as exc:
+        result.status = "rejected"
+        result.errors = [{"field": exc.field, "reason": exc.reason}]
+        _reject(s, now, raw, result.errors, event.id, event.type, event.source)
