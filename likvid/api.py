@@ -567,7 +567,7 @@ def create_app(
     )
     def get_customer(customer_id: str, _token: TokenConfig = Depends(reader)) -> dict[str, Any]:  # noqa: B008
         with read_session(app.db) as s:
-            data = show.customer(s, customer_id)
+            data = show.customer(s, customer_id, app)
         if data is None:
             raise _Refused(_error(404, "no such customer"))
         return data

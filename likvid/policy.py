@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from likvid.rules.credit import CreditRules
 from likvid.rules.deadlines import check_days_to_pay
 from likvid.rules.fees import MAX_COLLECTION_FEE_ORE, MAX_REMINDER_FEE_ORE
 from likvid.rules.interest import ReferenceRate, parse_reference_rates
@@ -211,10 +212,64 @@ class CreditorSection(_Strict):
         return v
 
 
+class RiskWeightsSection(_Strict):
+    """Points per event in the look-back window (likvid.rules.risk.FACTORS), whole numbers."""
+
+    late_payment: int = Field(2, ge=0, le=1000)
+    reminder: int = Field(3, ge=0, le=1000)
+    collection_demand: int = Field(8, ge=0, le=1000)
+    handoff: int = Field(20, ge=0, le=1000)
+    broken_plan: int = Field(15, ge=0, le=1000)
+    failed_objection: int = Field(5, ge=0, le=1000)
+
+
+class RiskSection(_Strict):
+    """POLICY.md point 5: the customer's own history, weighed; point 4: the follow-up list."""
+
+    #: [I] Only what happened within this many days counts (older behaviour ages out).
+    lookback_days: int = Field(730, ge=30, le=3650)
+    #: A customer with at least this score is on the handlers' follow-up list (`likvid risk list`).
+    follow_up_from: int = Field(20, ge=1)
+    weights: RiskWeightsSection = RiskWeightsSection()
+
+
+class CreditSection(_Strict):
+    """POLICY.md point 4: the fixed routine for credit decisions (likvid.rules.credit)."""
+
+    deposit_from_score: int = Field(10, ge=0)
+    prepayment_from_score: int = Field(25, ge=0)
+    refuse_from_score: int = Field(50, ge=0)
+    #: A deposit is asked for any amount above this (kronor), whatever the history.
+    deposit_above: str = "10000.00"
+    #: The deposit as a whole percentage of the amount asked for.
+    deposit_percent: int = Field(25, ge=1, le=100)
+    #: Open overdue debt above this (kronor, any creditor) requires prepayment.
+    prepayment_when_overdue_above: str = "0.00"
+    #: An open claim handed off for collection means refusal.
+    refuse_when_handed_off: bool = True
+
+    @field_validator("deposit_above", "prepayment_when_overdue_above")
+    @classmethod
+    def _amount(cls, v: str) -> str:
+        parse_kronor(v)
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CreditSection:
+        if not self.deposit_from_score <= self.prepayment_from_score <= self.refuse_from_score:
+            raise ValueError(
+                "deposit_from_score <= prepayment_from_score <= refuse_from_score must hold "
+                "(a worse history never gets a milder outcome)"
+            )
+        return self
+
+
 class PolicyFile(_Strict):
     version: str = Field(min_length=1, max_length=50)
     defaults: DefaultsSection
     interest: InterestSection = InterestSection()
+    risk: RiskSection = RiskSection()
+    credit: CreditSection = CreditSection()
     claim_kinds: dict[str, KindSection] = {}
     creditors: list[CreditorSection] = Field(min_length=1)
 
@@ -278,6 +333,23 @@ class Policy:
         if letter_kind in creditor.channels:
             return list(creditor.channels[letter_kind])
         return list(self.file.defaults.channels.get(letter_kind, ["letter"]))
+
+    @cached_property
+    def credit_rules(self) -> CreditRules:
+        c = self.file.credit
+        return CreditRules(
+            deposit_from_score=c.deposit_from_score,
+            prepayment_from_score=c.prepayment_from_score,
+            refuse_from_score=c.refuse_from_score,
+            deposit_above_ore=parse_kronor(c.deposit_above),
+            deposit_percent=c.deposit_percent,
+            prepayment_when_overdue_above_ore=parse_kronor(c.prepayment_when_overdue_above),
+            refuse_when_handed_off=c.refuse_when_handed_off,
+        )
+
+    @cached_property
+    def risk_weights(self) -> dict[str, int]:
+        return self.file.risk.weights.model_dump()
 
     def last_known_rate_date(self) -> date | None:
         rates = self.reference_rates

@@ -190,8 +190,9 @@ def show_customer(customer_id: str, as_json: bool) -> None:
     from likvid.db import read_session
     from likvid.service import show as show_service
 
-    with read_session(_app().db) as s:
-        _print(show_service.customer(s, customer_id), as_json, "customer")
+    app = _app()
+    with read_session(app.db) as s:
+        _print(show_service.customer(s, customer_id, app), as_json, "customer")
 
 
 @cli.group()
@@ -543,9 +544,10 @@ def main() -> None:
 
 
 def _register_operations() -> None:
-    from likvid.cli.ops import register
+    from likvid.cli import insight, ops
 
-    register(cli)
+    ops.register(cli)
+    insight.register(cli)
 
 
 _register_operations()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import from_db
 from likvid.models import (
     Claim,
+    CollectionCase,
     Customer,
     Hold,
     Letter,
@@ -22,7 +23,10 @@ from likvid.models import (
 )
 from likvid.rules.identity import mask_identity
 from likvid.rules.money import kronor_str
-from likvid.service import ledger
+from likvid.service import ledger, risk
+
+if TYPE_CHECKING:
+    from likvid.service.app import App
 
 
 def _money(ore: int) -> str:
@@ -76,7 +80,10 @@ def invoice(s: Session, invoice_id: str) -> dict[str, Any] | None:
     }
 
 
-def customer(s: Session, customer_id: str) -> dict[str, Any] | None:
+def customer(s: Session, customer_id: str, app: App | None = None) -> dict[str, Any] | None:
+    """The customer across every creditor (POLICY.md point 12): claims, balances and cases per
+    creditor (letters stay per creditor: one case, one letter series), payments, holds, plans,
+    credit decisions and, with ``app`` (policy and clock), the risk score factor by factor."""
     c = s.get(Customer, customer_id)
     if c is None:
         return None
@@ -95,6 +102,10 @@ def customer(s: Session, customer_id: str) -> dict[str, Any] | None:
     holds = list(s.scalars(select(Hold).where(Hold.customer_id == customer_id, Hold.ended_at.is_(None)).order_by(Hold.id)))
     plans = list(s.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer_id).order_by(PaymentPlan.proposed_at)))
     tasks = list(s.scalars(select(Task).where(Task.customer_id == customer_id, Task.done_at.is_(None)).order_by(Task.id)))
+    cases = list(s.scalars(select(CollectionCase).where(CollectionCase.customer_id == customer_id).order_by(CollectionCase.creditor_id)))
+    case_letters = dict(s.execute(select(Letter.case_id, func.count()).where(Letter.case_id.in_([k.id for k in cases]), Letter.status == "sent")
+                                  .group_by(Letter.case_id)).tuples())
+    decisions = [t for t in timeline if t.type == "credit-decision-made"]
     return {
         "customer_id": c.id, "name": c.name, "party_type": c.party_type,
         "identity_number": mask_identity(c.identity_number), "language": c.language,
@@ -111,5 +122,15 @@ def customer(s: Session, customer_id: str) -> dict[str, Any] | None:
                            "installments": [{"due_date": i["due_date"], "amount": _money(i["amount_ore"])} for i in p.installments],
                            "signed_on": p.signed_on.isoformat() if p.signed_on else None} for p in plans],
         "tasks": [{"id": t.id, "kind": t.kind, "text": t.text, "due_on": t.due_on.isoformat() if t.due_on else None} for t in tasks],
+        "cases": [{"case_id": k.id, "creditor_id": k.creditor_id, "ocr_reference": k.ocr_reference,
+                   "claims": sum(1 for cl in claims if cl.case_id == k.id),
+                   "open_claims": sum(1 for cl in claims if cl.case_id == k.id and cl.status == "open"),
+                   "letters_sent": case_letters.get(k.id, 0)} for k in cases],
+        "risk": risk.score(s, app.policy, app.clock.now(s), customer_id).as_dict() if app is not None else None,
+        "credit_decisions": [{"at": from_db(t.at).isoformat(), "request_id": t.details.get("request_id"),
+                              "creditor_id": t.details.get("creditor_id"), "decision": t.details.get("decision"),
+                              "deposit": _money(int(t.details.get("deposit_ore") or 0)),
+                              "reasons": [r["text"] for r in t.details.get("reasons", [])],
+                              "facts": t.details.get("facts")} for t in decisions],
         "timeline": _timeline(timeline),
     }

@@ -64,7 +64,7 @@ class Pipeline:
 
     def customer(self, customer_id: str) -> dict[str, Any]:
         with read_session(self.app.db) as s:
-            data = show.customer(s, customer_id)
+            data = show.customer(s, customer_id, self.app)
         assert data is not None
         return data
 
