@@ -161,7 +161,7 @@ def build(s: Session, f: ReportFilter) -> dict[str, Any]:
         letter_q = letter_q.where(exists().where(
             LetterClaim.letter_id == Letter.id, LetterClaim.claim_id == Claim.invoice_id,
             Claim.claim_kind == f.claim_kind))
-    by_channel = dict(s.execute(letter_q.group_by(Letter.channel)).tuples())
+    by_channel = dict(tuple(r) for r in s.execute(letter_q.group_by(Letter.channel)))
     emails = int(by_channel.get("email", 0))
     paper = sum(int(n) for ch, n in by_channel.items() if ch != "email")
     settled = int(s.scalar(select(func.count()).select_from(Claim).where(

@@ -87,11 +87,11 @@ def follow_up(session: Session, policy: Policy, now: datetime) -> list[dict[str,
             rows.append((customer_id, result))
     if not rows:
         return []
-    names = dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_([c for c, _ in rows]))).tuples())
-    last = dict(session.execute(
+    names = dict(tuple(r) for r in session.execute(select(Customer.id, Customer.name).where(Customer.id.in_([c for c, _ in rows]))))
+    last = dict(tuple(r) for r in session.execute(
         select(TimelineEntry.customer_id, func.max(TimelineEntry.at))
         .where(TimelineEntry.customer_id.in_([c for c, _ in rows]), TimelineEntry.type.in_(TIMELINE_FACTORS))
-        .group_by(TimelineEntry.customer_id)).tuples())
+        .group_by(TimelineEntry.customer_id)))
     rows.sort(key=lambda r: (-r[1].score, r[0]))
     return [{"customer_id": c, "name": names.get(c), **r.as_dict(),
              "last_event_at": from_db(last[c]).isoformat() if last.get(c) else None} for c, r in rows]

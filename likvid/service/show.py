@@ -103,8 +103,8 @@ def customer(s: Session, customer_id: str, app: App | None = None) -> dict[str, 
     plans = list(s.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer_id).order_by(PaymentPlan.proposed_at)))
     tasks = list(s.scalars(select(Task).where(Task.customer_id == customer_id, Task.done_at.is_(None)).order_by(Task.id)))
     cases = list(s.scalars(select(CollectionCase).where(CollectionCase.customer_id == customer_id).order_by(CollectionCase.creditor_id)))
-    case_letters = dict(s.execute(select(Letter.case_id, func.count()).where(Letter.case_id.in_([k.id for k in cases]), Letter.status == "sent")
-                                  .group_by(Letter.case_id)).tuples())
+    case_letters = dict(tuple(r) for r in s.execute(select(Letter.case_id, func.count()).where(Letter.case_id.in_([k.id for k in cases]), Letter.status == "sent")
+                                  .group_by(Letter.case_id)))
     decisions = [t for t in timeline if t.type == "credit-decision-made"]
     return {
         "customer_id": c.id, "name": c.name, "party_type": c.party_type,
