@@ -36,7 +36,10 @@ ORGANISATION = r"is not a valid organisation number \(third digit must be 2 or m
         ("240229-0007", "person", "202402290007"),
         # samordningsnummer (day + 60)
         ("701063-2391", "person", "197010632391"),
+        ("7010632391", "person", "197010632391"),
+        ("19701063-2391", "person", "197010632391"),
         ("197010632391", "person", "197010632391"),
+        ("701063+2391", "person", "187010632391"),  # "+": aged 100 or more
         # organisationsnummer
         ("212000-0415", "organisation", "2120000415"),
         ("2120000415", "organisation", "2120000415"),
@@ -71,6 +74,12 @@ def test_normalise_identity(number: str, party_type: str, normalised: str) -> No
         ("811318-9876", "person", BIRTH),
         ("230229-0008", "person", BIRTH),
         ("701092-2391", "person", BIRTH),  # day 92 - 60 = 32
+        ("701060-2391", "person", BIRTH),  # day 60: neither a day nor day + 60
+        ("700063-2391", "person", BIRTH),  # month 00
+        ("5560360793", "person", BIRTH),  # an organisationsnummer is no person's number
+        ("16212000-0416", "organisation", CHECK),
+        ("17212000-0415", "organisation", ORGANISATION),  # only 16 may prefix an orgnr
+        ("556036+0793", "organisation", FORMAT),  # "+" is for persons aged 100 or more
         ("17811218-9876", "person", BIRTH),
         ("212000-0415", "person", BIRTH),
         ("212000-0416", "organisation", CHECK),
