@@ -48,4 +48,12 @@ def policy_summary(policy: Policy) -> str:
                        f" {st['demand_days_to_pay']} days to pay or object (fee {format_kronor(st['collection_fee_ore'])})")
             out.append(f"    hand-off to {st['handoff_target']} {st['handoff_after_days']} day(s) after the demand's deadline")
         out.append("")
+    risk, credit = policy.file.risk, policy.credit_rules
+    weights = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in policy.risk_weights.items())
+    out.append(f"Risk score: points per event in the last {risk.lookback_days} days ({weights});"
+               f" follow-up from {risk.follow_up_from} points")
+    out.append(f"Credit decisions: deposit of {credit.deposit_percent} % from score {credit.deposit_from_score} or for amounts"
+               f" above {format_kronor(credit.deposit_above_ore)}; prepayment from score {credit.prepayment_from_score} or with"
+               f" overdue debt above {format_kronor(credit.prepayment_when_overdue_above_ore)}; refusal from score"
+               f" {credit.refuse_from_score}" + (" or with a claim handed off" if credit.refuse_when_handed_off else ""))
     return "\n".join(out)
