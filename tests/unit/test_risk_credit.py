@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from likvid.policy import PolicyError, RiskWeightsSection, default_policy_text, load_policy, parse_policy
+from likvid.policy import (
+    PolicyError,
+    RiskWeightsSection,
+    default_policy_text,
+    load_policy,
+    parse_policy,
+)
 from likvid.rules.credit import OUTCOMES, CreditFacts, CreditRules, decide
 from likvid.rules.risk import FACTORS, risk_score
 
