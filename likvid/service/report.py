@@ -117,10 +117,10 @@ def outcome_of(claim: Claim, last_paid: date | None) -> str:
     if claim.status == "open":
         return "open"
     if claim.status in ("credited", "written_off"):
-        return claim.status
+        return str(claim.status)
     if last_paid is not None and last_paid <= claim.effective_due_date:
         return "paid_by_due_date"
-    return _LATE_BY_STAGE[claim.stage]
+    return _LATE_BY_STAGE[str(claim.stage)]
 
 
 def build(s: Session, f: ReportFilter) -> dict[str, Any]:
