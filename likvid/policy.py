@@ -22,6 +22,7 @@ from likvid.rules.deadlines import check_days_to_pay
 from likvid.rules.fees import MAX_COLLECTION_FEE_ORE, MAX_REMINDER_FEE_ORE
 from likvid.rules.interest import ReferenceRate, parse_reference_rates
 from likvid.rules.money import parse_kronor
+from likvid.rules.suspension import SuspensionSection
 
 CLAIM_KINDS = (
     "water", "waste", "district_heating", "electricity", "childcare", "rent",
@@ -215,6 +216,8 @@ class PolicyFile(_Strict):
     version: str = Field(min_length=1, max_length=50)
     defaults: DefaultsSection
     interest: InterestSection = InterestSection()
+    #: Suspension of delivery for unpaid utility claims (POLICY.md point 8, SWEDISH-RULES.md §4).
+    suspension: SuspensionSection = SuspensionSection()
     claim_kinds: dict[str, KindSection] = {}
     creditors: list[CreditorSection] = Field(min_length=1)
 
