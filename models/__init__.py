@@ -14,7 +14,12 @@ from .messaging import (
 )
 from .parties import Creditor, Customer
 from .sinks import SinkDelivery
-from .suspension import DeliveryPointFlag, SocialServicesUndertaking, SuspensionClaim, SuspensionTrack
+from .suspension import (
+    DeliveryPointFlag,
+    SocialServicesUndertaking,
+    SuspensionClaim,
+    SuspensionTrack,
+)
 
 __all__ = [
     "Base", "BusinessClock", "COMPONENTS", "Claim", "CollectionCase", "Creditor", "Customer",
