@@ -48,4 +48,7 @@ def policy_summary(policy: Policy) -> str:
                        f" {st['demand_days_to_pay']} days to pay or object (fee {format_kronor(st['collection_fee_ore'])})")
             out.append(f"    hand-off to {st['handoff_target']} {st['handoff_after_days']} day(s) after the demand's deadline")
         out.append("")
+    from likvid.rules.suspension import describe
+
+    out += [*describe(policy.file.suspension), ""]
     return "\n".join(out)

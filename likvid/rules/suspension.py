@@ -216,3 +216,22 @@ def order_after_service_on(served_on: date, cfg: SuspensionSection) -> date:
 def pay_by_after_service(served_on: date, cfg: SuspensionSection) -> date:
     """The last day to pay stated in the demand: three weeks from service (ellagen 11 kap. 4 §)."""
     return served_on + timedelta(days=cfg.consumer.pay_days_after_service)
+
+
+def describe(cfg: SuspensionSection) -> list[str]:
+    """The suspension rules in words for staff (``likvid policy show``)."""
+    m, c, w, b = cfg.materiality, cfg.consumer, cfg.water, cfg.business
+    return [
+        "Suspension of delivery (policy point 8; electricity, district heating, water only):",
+        f"  starts {cfg.start_after_demand_days} days after a collection demand's deadline, for a substantial breach:"
+        f" more than {m.min_amount} kr unpaid undisputed capital, or {m.min_unpaid_invoices} unpaid invoices due"
+        f" within {m.invoices_close_days} days; never fees only, never a disputed amount",
+        f"  consumers (electricity, district heating): request to remedy with {c.remedy_days} days and a warning;"
+        f" then a demand to pay within {c.pay_days_after_service} days of service and the same day a message to"
+        f" {cfg.social_services.name}; earliest suspension on service + {c.pay_days_after_service + c.margin_days} days",
+        f"  water (to the property owner): request with {w.remedy_days} days; suspension at the earliest"
+        f" {max(1, w.margin_days)} day(s) after its deadline, never if it harms health; waste fees never count",
+        f"  business customers: notice of {b.notice_days} days; suspension {max(1, b.margin_days)} day(s) after it",
+        "  each step re-checks payment, objections, holds, social services' undertaking, health risk and"
+        " consumer status; restoration as soon as the debt is paid or covered",
+    ]

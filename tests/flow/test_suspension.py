@@ -16,7 +16,14 @@ from sqlalchemy import select
 
 from likvid.clock import STOCKHOLM, from_db
 from likvid.db import dispose_engines, read_session
-from likvid.models import Claim, Letter, OutboxMessage, RejectedEvent, SuspensionTrack, TimelineEntry
+from likvid.models import (
+    Claim,
+    Letter,
+    OutboxMessage,
+    RejectedEvent,
+    SuspensionTrack,
+    TimelineEntry,
+)
 from likvid.service import ledger
 from likvid.service.app import App, bootstrap, prepare
 from likvid.service.progress import set_clock
