@@ -95,6 +95,10 @@ DEFAULT_CHANNELS: dict[str, list[Channel]] = {
     "payment_plan": ["letter"],
     "payment_plan_broken": ["email", "letter"],
     "review_decision": ["letter"],
+    # Suspension (SWEDISH-RULES.md §4): on paper; the demand is served (delgivning).
+    "suspension_warning": ["letter"],
+    "suspension_notice": ["letter"],
+    "social_services_notice": ["letter"],
 }
 
 

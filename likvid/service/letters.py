@@ -88,9 +88,9 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         claim = claims[link.claim_id]
         bal, coll = amounts[claim.invoice_id]
         reason = None
-        if letter.kind in REQUIRED_STAGE:
+        if letter.kind in REQUIRED_STAGE or letter.kind in SUSPENSION_LETTERS:
             reason = reason_not_to_press(claim.status, bal.total, coll)
-            if reason is None and claim.stage != REQUIRED_STAGE[letter.kind]:
+            if reason is None and letter.kind in REQUIRED_STAGE and claim.stage != REQUIRED_STAGE[letter.kind]:
                 reason = f"the claim moved to stage {claim.stage}"
         if reason:
             link.status = "dropped"
