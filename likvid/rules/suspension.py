@@ -79,9 +79,9 @@ class MaterialitySection(_Strict):
     never a debt of fees only (only unpaid, undisputed capital counts)."""
 
     min_amount: str = "1000.00"
-    min_unpaid_invoices: int = Field(2, ge=2, le=12)
+    min_unpaid_invoices: int = Field(default=2, ge=2, le=12)
     #: [I] "close in time": due dates at most this many days apart.
-    invoices_close_days: int = Field(62, ge=1, le=366)
+    invoices_close_days: int = Field(default=62, ge=1, le=366)
 
     @field_validator("min_amount")
     @classmethod
@@ -93,37 +93,37 @@ class MaterialitySection(_Strict):
 
 class ConsumerSection(_Strict):
     #: [I] §4.1 (14 days verified for gas): at least 14 days to remedy.
-    remedy_days: int = Field(14, ge=14, le=90)
+    remedy_days: int = Field(default=14, ge=14, le=90)
     #: [V] ellagen 11 kap. 4 §: three weeks from service.
-    pay_days_after_service: int = Field(21, ge=21, le=90)
+    pay_days_after_service: int = Field(default=21, ge=21, le=90)
     #: [I] §4.5: days after the three weeks before the earliest suspension day.
-    margin_days: int = Field(1, ge=0, le=30)
+    margin_days: int = Field(default=1, ge=0, le=30)
 
 
 class WaterSection(_Strict):
     #: [V] §4.3: "skälig tid", about two weeks in practice; at least 14 days here.
-    remedy_days: int = Field(14, ge=14, le=90)
-    margin_days: int = Field(1, ge=0, le=30)
+    remedy_days: int = Field(default=14, ge=14, le=90)
+    margin_days: int = Field(default=1, ge=0, le=30)
     #: [V] §4.3: the huvudman still provides water; printed in the order.
     alternative_water: str = Field(
-        "Tappställe för dricksvatten inom gångavstånd eller vattentank ställs ut av VA-huvudmannen.",
+        default="Tappställe för dricksvatten inom gångavstånd eller vattentank ställs ut av VA-huvudmannen.",
         min_length=10, max_length=500)
 
 
 class BusinessSection(_Strict):
     #: [I] The notice period business agreements set before delivery is interrupted.
-    notice_days: int = Field(14, ge=1, le=180)
-    margin_days: int = Field(1, ge=0, le=30)
+    notice_days: int = Field(default=14, ge=1, le=180)
+    margin_days: int = Field(default=1, ge=0, le=30)
 
 
 class SocialServicesSection(_Strict):
     """Where the message to the social services goes: the socialnämnd of the municipality
     where the consumer receives the delivery (ellagen 11 kap. 4 §)."""
 
-    name: str = Field("Socialnämnden", min_length=1, max_length=200)
-    street: str = Field("Stadshuset, Storgatan 1", min_length=1, max_length=200)
-    postal_code: str = Field("123 45", min_length=1, max_length=20)
-    city: str = Field("Exempelby", min_length=1, max_length=100)
+    name: str = Field(default="Socialnämnden", min_length=1, max_length=200)
+    street: str = Field(default="Stadshuset, Storgatan 1", min_length=1, max_length=200)
+    postal_code: str = Field(default="123 45", min_length=1, max_length=20)
+    city: str = Field(default="Exempelby", min_length=1, max_length=100)
 
 
 class SuspensionSection(_Strict):
@@ -132,7 +132,7 @@ class SuspensionSection(_Strict):
     #: [I] The track starts this many days after a collection demand's deadline has passed,
     #: not earlier: suspension is not a collection measure (§4.1 "Frånkoppling är ingen
     #: inkassoåtgärd"), it follows a debt established as unpaid despite reminder and demand.
-    start_after_demand_days: int = Field(7, ge=1, le=365)
+    start_after_demand_days: int = Field(default=7, ge=1, le=365)
     materiality: MaterialitySection = MaterialitySection()
     consumer: ConsumerSection = ConsumerSection()
     water: WaterSection = WaterSection()
