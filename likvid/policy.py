@@ -23,6 +23,7 @@ from likvid.rules.deadlines import check_days_to_pay
 from likvid.rules.fees import MAX_COLLECTION_FEE_ORE, MAX_REMINDER_FEE_ORE
 from likvid.rules.interest import ReferenceRate, parse_reference_rates
 from likvid.rules.money import parse_kronor
+from likvid.rules.suspension import SuspensionSection
 
 CLAIM_KINDS = (
     "water", "waste", "district_heating", "electricity", "childcare", "rent",
@@ -95,6 +96,10 @@ DEFAULT_CHANNELS: dict[str, list[Channel]] = {
     "payment_plan": ["letter"],
     "payment_plan_broken": ["email", "letter"],
     "review_decision": ["letter"],
+    # Suspension (SWEDISH-RULES.md §4): on paper; the demand is served (delgivning).
+    "suspension_warning": ["letter"],
+    "suspension_notice": ["letter"],
+    "social_services_notice": ["letter"],
 }
 
 
@@ -270,6 +275,8 @@ class PolicyFile(_Strict):
     interest: InterestSection = InterestSection()
     risk: RiskSection = RiskSection()
     credit: CreditSection = CreditSection()
+    #: Suspension of delivery for unpaid utility claims (POLICY.md point 8, SWEDISH-RULES.md §4).
+    suspension: SuspensionSection = SuspensionSection()
     claim_kinds: dict[str, KindSection] = {}
     creditors: list[CreditorSection] = Field(min_length=1)
 

@@ -27,6 +27,13 @@ class Settings:
     scheduler_interval_ms: int = 500
     #: How often the outbox relay looks for new rows when idle, in milliseconds.
     relay_interval_ms: int = 50
+    #: Outbound sinks (likvid.service.sinks): an HTTP webhook with an HMAC-SHA256 signed body,
+    #: and a JSON-lines file. Off unless set.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_timeout_s: float = 10.0
+    webhook_attempts: int = 3
+    outbound_jsonl: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +54,11 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             scheduler_interval_ms=int(env.get("LIKVID_SCHEDULER_INTERVAL_MS", "500")),
             relay_interval_ms=int(env.get("LIKVID_RELAY_INTERVAL_MS", "50")),
+            webhook_url=env.get("LIKVID_WEBHOOK_URL") or None,
+            webhook_secret=env.get("LIKVID_WEBHOOK_SECRET") or None,
+            webhook_timeout_s=float(env.get("LIKVID_WEBHOOK_TIMEOUT_S", "10")),
+            webhook_attempts=int(env.get("LIKVID_WEBHOOK_ATTEMPTS", "3")),
+            outbound_jsonl=env.get("LIKVID_OUTBOUND_JSONL") or None,
         )
 
     @property

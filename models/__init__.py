@@ -13,9 +13,17 @@ from .messaging import (
     TimelineEntry,
 )
 from .parties import Creditor, Customer
+from .sinks import SinkDelivery
+from .suspension import (
+    DeliveryPointFlag,
+    SocialServicesUndertaking,
+    SuspensionClaim,
+    SuspensionTrack,
+)
 
 __all__ = [
     "Base", "BusinessClock", "COMPONENTS", "Claim", "CollectionCase", "Creditor", "Customer",
     "DeadLetter", "ENTRY_KINDS", "HandlerStatement", "Hold", "PaymentPlan", "Task", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
     "ParkedEvent", "Payment", "ReceivedEvent", "RejectedEvent", "TimelineEntry", "Timer",
+    "DeliveryPointFlag", "SinkDelivery", "SocialServicesUndertaking", "SuspensionClaim", "SuspensionTrack",
 ]

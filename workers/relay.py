@@ -80,6 +80,15 @@ class Relay:
             return 0
         now = wall_now()
         pipe = self.redis.pipeline(transaction=False)
+        outbound = [row for row in rows if row.queue == QUEUE_OUTBOUND and row.published_at is None]
+        if outbound:
+            from sqlalchemy.orm import object_session
+
+            from likvid.service.sinks import fan_out
+
+            session = object_session(outbound[0])
+            assert session is not None
+            fan_out(session, self.app.settings, outbound)
         for row in rows:
             if row.queue == QUEUE_OUTBOUND:
                 pipe.xadd(OUTBOUND_STREAM, {"event": _json(row.payload)}, maxlen=STREAM_MAXLEN, approximate=True)
@@ -100,6 +109,11 @@ class Relay:
         self.broker.enqueue(message)
 
     def run(self, stop: threading.Event) -> None:
+        from likvid.service import sinks
+
+        # Outbound sinks deliver in their own thread: a receiver that is down never delays
+        # the publishing of worker messages.
+        threading.Thread(target=sinks.run, args=(self.app, stop), name="sinks", daemon=True).start()
         idle = self.app.settings.relay_interval_ms / 1000
         next_check = 0.0
         while not stop.is_set():

@@ -13,8 +13,14 @@ log = logging.getLogger("likvid.scheduler")
 
 
 def tick(app: App) -> int:
+    """One cycle: restore every suspended delivery point whose debt is now paid or covered (the
+    priority path: straight to the outbox, no step queue), then emit due timers."""
+    from likvid.service.suspension import restore_due
+
     with transaction(app.db) as s:
-        return emit_due(s, app.clock.now(s))
+        now = app.clock.now(s)
+        restore_due(s, now)
+        return emit_due(s, now)
 
 
 def run(app: App, stop: threading.Event) -> None:

@@ -486,11 +486,11 @@ def letters_preview(kind: str, language: str, out: Path) -> None:
     """Render a letter of KIND with sample data (reminder, collection_demand, handoff_notice,
     objection_acknowledgement)."""
     from likvid.service.pdf import render_pdf
-    from likvid.service.render import LETTER_KINDS, render_letter
+    from likvid.service.render import LETTER_KINDS, OTHER_KINDS, render_letter
     from likvid.service.samples import sample_context
 
-    if kind not in LETTER_KINDS:
-        raise click.BadParameter(f"one of {', '.join(LETTER_KINDS)}", param_hint="KIND")
+    if kind not in LETTER_KINDS + OTHER_KINDS:
+        raise click.BadParameter(f"one of {', '.join(LETTER_KINDS + OTHER_KINDS)}", param_hint="KIND")
     context = sample_context(kind, language)
     suffix = out.suffix.lower()
     if suffix == ".pdf":

@@ -56,4 +56,7 @@ def policy_summary(policy: Policy) -> str:
                f" above {format_kronor(credit.deposit_above_ore)}; prepayment from score {credit.prepayment_from_score} or with"
                f" overdue debt above {format_kronor(credit.prepayment_when_overdue_above_ore)}; refusal from score"
                f" {credit.refuse_from_score}" + (" or with a claim handed off" if credit.refuse_when_handed_off else ""))
+    from likvid.rules.suspension import describe
+
+    out += [*describe(policy.file.suspension), ""]
     return "\n".join(out)

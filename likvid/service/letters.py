@@ -46,6 +46,8 @@ SENT_EVENT = {
 }
 #: Skatteverket forwards letters to people with protected identity (SWEDISH-RULES.md §9).
 PROTECTED_ADDRESS = ("c/o Skatteverket (förmedling)", "Box 2820", "403 20 Göteborg")
+#: The suspension track's letters (likvid.service.suspension).
+SUSPENSION_LETTERS = ("suspension_warning", "suspension_notice", "social_services_notice")
 BASIS_REMINDER_FEE = "lag (1981:739) om ersättning för inkassokostnader 2 § och 4 §"
 BASIS_COLLECTION_FEE = "lag (1981:739) om ersättning för inkassokostnader 3 § och 4 §"
 
@@ -86,9 +88,9 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         claim = claims[link.claim_id]
         bal, coll = amounts[claim.invoice_id]
         reason = None
-        if letter.kind in REQUIRED_STAGE:
+        if letter.kind in REQUIRED_STAGE or letter.kind in SUSPENSION_LETTERS:
             reason = reason_not_to_press(claim.status, bal.total, coll)
-            if reason is None and claim.stage != REQUIRED_STAGE[letter.kind]:
+            if reason is None and letter.kind in REQUIRED_STAGE and claim.stage != REQUIRED_STAGE[letter.kind]:
                 reason = f"the claim moved to stage {claim.stage}"
         if reason:
             link.status = "dropped"
@@ -144,6 +146,10 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         # Collection resumes: fresh time to pay, stated in the letter.
         deadline = payment_deadline(today, steps.resume_days_to_pay,
                                     presumed_delivery_bank_days=steps.presumed_delivery_bank_days)
+    elif letter.kind in SUSPENSION_LETTERS:
+        from likvid.service import suspension
+
+        deadline = suspension.letter_deadline(session, app, letter)
     elif letter.kind == "deferral_confirmation":
         from likvid.models import Hold
 
@@ -261,6 +267,9 @@ def _advance_claims(session: Session, app: App, now: datetime, letter: Letter, c
         elif letter.kind == "collection_demand" and deadline:
             claim.stage, claim.demand_level, claim.demand_deadline = "demanded", letter.level, deadline
             timers.schedule(session, now, "handoff", claim.invoice_id, handoff_due_on(deadline, steps.handoff_after_days))
+            from likvid.service import suspension
+
+            suspension.demand_sent(session, app, now, claim, deadline)
 
 
 def _write(directory: Path, name: str, text: str, html: str, pdf: bytes) -> Path:
@@ -341,6 +350,10 @@ def _kind_context(s: Session, app: App, letter: Letter, claims: list[Claim], tot
     """What a letter kind says beyond the claims and amounts (see likvid.service.samples)."""
     from likvid.models import Hold, PaymentPlan
 
+    if letter.kind in SUSPENSION_LETTERS:
+        from likvid.service import suspension
+
+        return suspension.letter_context(s, app, letter, claims, today)
     d = letter.details or {}
     defaults = app.policy.file.defaults
     public_law = any(c.claim_nature == "public_law" for c in claims)

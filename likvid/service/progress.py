@@ -13,6 +13,7 @@ from likvid.clock import SimulatedClock, from_db, to_db
 from likvid.db import read_session, transaction
 from likvid.models import OutboxMessage, ReceivedEvent, RejectedEvent, Timer
 from likvid.service.app import App
+from likvid.service.suspension import restore_due
 from likvid.service.timers import emit_due
 
 
@@ -59,6 +60,7 @@ def set_clock(app: App, instant: datetime) -> None:
         if instant < now:
             raise SystemExit(f"the clock only moves forward (it is {now.isoformat()})")
         SimulatedClock.set(s, instant)
+        restore_due(s, instant)
         emit_due(s, instant)
 
 

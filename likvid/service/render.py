@@ -41,7 +41,11 @@ LETTER_KINDS = (
     "payment_plan",
     "payment_plan_broken",
     "review_decision",
+    "suspension_warning",
+    "suspension_notice",
 )
+#: Documents that are not letters to the customer: rendered the same way, addressed elsewhere.
+OTHER_KINDS = ("social_services_notice",)
 LANGUAGES = ("sv", "en")
 
 #: Width of plain-text paragraphs.
@@ -60,9 +64,9 @@ class RenderedLetter:
 
 def check_letter_args(kind: str, language: str, context: Mapping[str, Any]) -> None:
     """ValueError for an unknown kind or language, TypeError for a context that is no mapping."""
-    if kind not in LETTER_KINDS:
+    if kind not in LETTER_KINDS + OTHER_KINDS:
         raise ValueError(
-            f"unknown letter kind {kind!r} (expected one of {', '.join(LETTER_KINDS)})"
+            f"unknown letter kind {kind!r} (expected one of {', '.join(LETTER_KINDS + OTHER_KINDS)})"
         )
     if language not in LANGUAGES:
         raise ValueError(

@@ -72,6 +72,9 @@ def sample_context(kind: str, language: str = "sv") -> dict[str, Any]:
         "payment_plan": {"kind": "kronofogden", "on_or_after": NEXT_ON},
         "payment_plan_broken": {"kind": "kronofogden", "on_or_after": NEXT_ON},
         "review_decision": {"kind": "collection_demand", "on_or_after": NEXT_ON},
+        "suspension_warning": {"kind": "none", "on_or_after": None},
+        "suspension_notice": {"kind": "none", "on_or_after": None},
+        "social_services_notice": {"kind": "none", "on_or_after": None},
     }
     fee_ore = sum(f["amount_ore"] for f in fees_by_kind.get(kind, []))
     context: dict[str, Any] = {
@@ -211,7 +214,28 @@ def sample_context(kind: str, language: str = "sv") -> dict[str, Any]:
         _broken_plan(context)
     if kind == "review_decision":
         _review_decision(context)
+    if kind in ("suspension_warning", "suspension_notice", "social_services_notice"):
+        _suspension(context, kind)
     return context
+
+
+def _suspension(context: dict[str, Any], kind: str) -> None:
+    """Two unpaid water invoices at delivery point VA-4711 (only water counts, SWEDISH-RULES.md
+    §4.3); the warning gives 14 days, the notice and the social services' message name the day
+    three weeks from the letter."""
+    context["suspension"] = {
+        "track_id": 17, "utility": "water" if kind == "suspension_warning" else "electricity",
+        "regime": "water" if kind == "suspension_warning" else "consumer",
+        "delivery_point_id": "VA-4711", "remedy_deadline": DEADLINE, "pay_within_days": 21,
+        "notice_id": "L-2026-000417", "earliest_pay_by": DEADLINE,
+        "alternative_water": "Tappställe för dricksvatten vid Brandstationen, Torget, inom gångavstånd.",
+        "consumer": {"name": "Anna Andersson", "address_lines": ["Kvarngatan 3", "457 30 Tanumshede"],
+                     "protected": False},
+    }
+    context["interest"] = {"lines": [], "total_ore": 0, "reference": "räntelagen (1975:635) 6 §"}
+    if kind == "social_services_notice":
+        context["recipient"] = {"name": "Socialnämnden",
+                                "address_lines": ["Kommunhusvägen 1", "457 81 Tanumshede"], "protected": False}
 
 
 def _broken_plan(context: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ def fire(session: Session, app: App, now: datetime, timer_id: int) -> str:
 
 def _fire_unbound(session: Session, app: App, now: datetime, timer: Timer) -> str:
     """Timers of holds and plans, not tied to one claim."""
-    from likvid.service import holds, plans
+    from likvid.service import holds, plans, suspension
 
     if not is_sqlite(session.get_bind()):
         session.refresh(timer, with_for_update=True)
@@ -68,6 +68,8 @@ def _fire_unbound(session: Session, app: App, now: datetime, timer: Timer) -> st
         outcome = holds.expire(session, app, now, timer.ref or "")
     elif timer.kind == "plan_check":
         outcome = plans.check_installment(session, app, now, timer.ref or "")
+    elif timer.kind in suspension.TIMER_KINDS:
+        outcome = suspension.fire(session, app, now, timer)
     else:
         outcome = f"unknown timer kind {timer.kind}"
     timers.finish(timer, now, outcome)

@@ -89,6 +89,12 @@ SUBJECTS = {
     ("payment_plan_broken", "en"): f"Payment plan AP-2026-0112 no longer in force – {CREDITOR}",
     ("review_decision", "sv"): f"Beslut om din invändning (ärende INV-81) – {CREDITOR}",
     ("review_decision", "en"): f"Decision on your objection (case INV-81) – {CREDITOR}",
+    ("suspension_warning", "sv"): f"Uppmaning att betala: fakturor {INVOICES} från {CREDITOR}, annars kan "
+    "vattnet stängas av",
+    ("suspension_warning", "en"): f"Request to pay: invoices {INVOICES} from {CREDITOR}, or the water supply "
+    "may be cut off",
+    ("suspension_notice", "sv"): f"Meddelande om avstängning av el: fakturor {INVOICES} från {CREDITOR}",
+    ("suspension_notice", "en"): f"Notice of suspension of electricity: invoices {INVOICES} from {CREDITOR}",
 }
 
 HEADINGS = {
@@ -108,6 +114,10 @@ HEADINGS = {
     ("payment_plan_broken", "en"): "Your payment plan is no longer in force",
     ("review_decision", "sv"): "Beslut om din invändning",
     ("review_decision", "en"): "Decision on your objection",
+    ("suspension_warning", "sv"): "Uppmaning att betala – annars kan vattnet stängas av",
+    ("suspension_warning", "en"): "Request to pay – otherwise your water may be cut off",
+    ("suspension_notice", "sv"): "Meddelande om avstängning av el",
+    ("suspension_notice", "en"): "Notice of suspension of electricity",
 }
 
 #: Kinds whose wording gives a date of their own instead of `letter.deadline`.
