@@ -543,9 +543,11 @@ def main() -> None:
 
 
 def _register_operations() -> None:
+    from likvid.cli.handoff import register as register_handoff
     from likvid.cli.ops import register
 
     register(cli)
+    register_handoff(cli)
 
 
 _register_operations()

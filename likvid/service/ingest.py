@@ -21,7 +21,7 @@ from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
-from likvid.service import holds, payments, plans
+from likvid.service import handoff, holds, payments, plans
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
@@ -119,6 +119,8 @@ HANDLERS: dict[str, Handler] = {
     "payment-plan-signed": plans.signed,
     "payment-plan-cancelled": plans.cancelled,
     "debtor-status-changed": holds.debtor_status_changed,
+    "handoff-closed": handoff.closed,
+    "enforcement-title-obtained": handoff.title_obtained,
 }
 
 
