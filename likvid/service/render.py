@@ -41,6 +41,7 @@ LETTER_KINDS = (
     "payment_plan",
     "payment_plan_broken",
     "review_decision",
+    "limitation_demand",
 )
 LANGUAGES = ("sv", "en")
 

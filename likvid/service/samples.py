@@ -72,6 +72,7 @@ def sample_context(kind: str, language: str = "sv") -> dict[str, Any]:
         "payment_plan": {"kind": "kronofogden", "on_or_after": NEXT_ON},
         "payment_plan_broken": {"kind": "kronofogden", "on_or_after": NEXT_ON},
         "review_decision": {"kind": "collection_demand", "on_or_after": NEXT_ON},
+        "limitation_demand": {"kind": "none", "on_or_after": None},
     }
     fee_ore = sum(f["amount_ore"] for f in fees_by_kind.get(kind, []))
     context: dict[str, Any] = {

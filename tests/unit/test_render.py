@@ -89,6 +89,8 @@ SUBJECTS = {
     ("payment_plan_broken", "en"): f"Payment plan AP-2026-0112 no longer in force – {CREDITOR}",
     ("review_decision", "sv"): f"Beslut om din invändning (ärende INV-81) – {CREDITOR}",
     ("review_decision", "en"): f"Decision on your objection (case INV-81) – {CREDITOR}",
+    ("limitation_demand", "sv"): f"Krav på betalning: fakturor {INVOICES} från {CREDITOR}",
+    ("limitation_demand", "en"): f"Demand for payment: invoices {INVOICES} from {CREDITOR}",
 }
 
 HEADINGS = {
@@ -108,6 +110,8 @@ HEADINGS = {
     ("payment_plan_broken", "en"): "Your payment plan is no longer in force",
     ("review_decision", "sv"): "Beslut om din invändning",
     ("review_decision", "en"): "Decision on your objection",
+    ("limitation_demand", "sv"): "Krav på betalning av obetald skuld",
+    ("limitation_demand", "en"): "Demand for payment of an unpaid debt",
 }
 
 #: Kinds whose wording gives a date of their own instead of `letter.deadline`.
