@@ -11,6 +11,7 @@ interrupted by the municipality). §6.3 [I]: the interrupting demand's lead time
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -34,8 +35,8 @@ INTERRUPTIONS = {
 @dataclass(frozen=True)
 class Limitation:
     rule: str  # consumer, general, indrivning
-    date: date
-    last_interruption_on: date
+    date: _dt.date
+    last_interruption_on: _dt.date
     last_interruption: str
 
 

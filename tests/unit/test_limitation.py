@@ -7,7 +7,14 @@ from datetime import date
 
 import pytest
 
-from likvid.rules.limitation import INTERRUPTIONS, add_years, demand_on, limitation_date, period_rule, status
+from likvid.rules.limitation import (
+    INTERRUPTIONS,
+    add_years,
+    demand_on,
+    limitation_date,
+    period_rule,
+    status,
+)
 
 ISSUED = date(2026, 1, 5)
 DUE = date(2026, 1, 30)

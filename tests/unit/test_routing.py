@@ -6,7 +6,13 @@ from datetime import date
 
 import pytest
 
-from likvid.rules.routing import APPLICATION_FEE_ORE, MAX_OWN_WORK_ORE, Route, application_costs, route
+from likvid.rules.routing import (
+    APPLICATION_FEE_ORE,
+    MAX_OWN_WORK_ORE,
+    Route,
+    application_costs,
+    route,
+)
 
 TODAY = date(2026, 4, 1)
 BASE = dict(status="open", claim_nature="civil", open_ore=100_000, collectible_ore=100_000, held=False,
