@@ -65,7 +65,8 @@ class Surveillance(Base):
     __tablename__ = "surveillances"
 
     claim_id: Mapped[str] = id_column()
-    #: title (enforcement-title-obtained), small_claim (kept instead of hand-off), partially_paid
+    #: title (enforcement-title-obtained), small_claim (kept instead of hand-off), partially_paid,
+    #: indrivning (tracked only)
     reason: Mapped[str] = mapped_column(String(20))
     #: consumer (3 years), general (10 years), indrivning (1982:188, tracked only)
     rule: Mapped[str] = mapped_column(String(20))

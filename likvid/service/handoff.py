@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import from_db, to_db
@@ -140,6 +140,8 @@ def export(session: Session, app: App, now: datetime) -> list[HandoffFile]:
     claims = {c.invoice_id: c for c in session.scalars(select(Claim).where(Claim.invoice_id.in_([h.claim_id for h in queued])))}
     for case_id in sorted({c.case_id for c in claims.values()}):
         claims_service.lock_case(session, case_id)
+    for claim in claims.values():  # read again under the locks: a payment may just have committed
+        session.refresh(claim)
     groups: dict[tuple[str, str], list[Handoff]] = defaultdict(list)
     for h in queued:
         session.refresh(h)
@@ -209,7 +211,9 @@ def _write_file(session: Session, app: App, now: datetime, creditor_id: str, tar
     path = directory / f"{creditor_id}-{target}-{today:%Y%m%d}-{seq:03d}.txt"
     tmp = directory / f".{path.name}.tmp"
     tmp.write_bytes(data)
-    os.replace(tmp, path)
+    # The file appears under its name only once the transaction that put its claims in it
+    # commits: a rolled-back export leaves no file behind to be sent twice.
+    session.info.setdefault(_FILES_KEY, []).append((tmp, path))
     f = HandoffFile(creditor_id=creditor_id, target=target, file_date=today, seq=seq, path=str(path),
                     content_hash=hashlib.sha256(data).hexdigest(), claims=len(records),
                     total_ore=sum(r.total_ore for r in records), created_at=to_db(now))
@@ -227,8 +231,27 @@ def _write_file(session: Session, app: App, now: datetime, creditor_id: str, tar
                interest_rate_bp=rec.interest_rate_bp, interest_from=rec.interest_from,
                application_fee=rec.application_fee_ore, own_work=rec.own_work_ore, amount=rec.total_ore,
                basis="demand deadline passed, undisputed, no hold (POLICY.md point 11; SWEDISH-RULES.md §3, §5)")
-        surveillance.recompute(session, app, now, claim)
+        if target == "indrivning":  # tracked from now on, never interrupted by us (§6.2)
+            surveillance.start(session, app, now, claim, "indrivning")
+        else:
+            surveillance.recompute(session, app, now, claim)
     return f
+
+
+_FILES_KEY = "likvid_handoff_files"
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_files(session: Session) -> None:
+    for tmp, path in session.info.pop(_FILES_KEY, []):
+        os.replace(tmp, path)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_files(session: Session) -> None:
+    if not session.in_transaction():
+        for tmp, _path in session.info.pop(_FILES_KEY, []):
+            tmp.unlink(missing_ok=True)
 
 
 def _interest_terms(app: App, claim: Claim, today: date) -> tuple[int, date | None]:

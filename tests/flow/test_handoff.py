@@ -6,6 +6,7 @@ broker) so months and years of business time pass in seconds."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from likvid.cli.main import cli
 from likvid.clock import STOCKHOLM
 from likvid.db import dispose_engines, read_session, transaction
 from likvid.models import Handoff, HandoffFile, OutboxMessage, RejectedEvent
@@ -178,6 +181,10 @@ def test_only_undisputed_unheld_nonzero_claims_are_in_the_file(make: Callable[..
     assert svc.handoff("PL")["status"] == "waiting"
     with read_session(svc.app.db) as s:
         assert [w["invoice_id"] for w in handoff_service.listing(s, ("waiting",))] == ["PL"]
+    listed = CliRunner().invoke(cli, ["handoff", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(w["invoice_id"], w["status"], w["decision_final_on"]) for w in json.loads(listed.output)] == [
+        ("PL", "waiting", "2026-06-30")]
     # When the export runs again the same day, nothing is written twice
     with transaction(svc.app.db) as s:
         assert handoff_service.export(s, svc.app, svc.app.clock.now(s)) == []
@@ -190,6 +197,9 @@ def test_only_undisputed_unheld_nonzero_claims_are_in_the_file(make: Callable[..
     assert [r["invoice_number"] for r in indr.values()] == ["1007"]
     assert next(iter(indr.values()))["nature"] == "P" and int(next(iter(indr.values()))["application_fee"]) == 0
     assert svc.invoice("PL")["stage"] == "handed_off"
+    # and is tracked under lag (1982:188): five years after the end of the year it fell due
+    watch = svc.invoice("PL")["surveillance"]
+    assert (watch["rule"], watch["limitation_date"], watch["demand_on"]) == ("indrivning", "2031-12-31", None)
     # every exported claim is in exactly one file
     ids = [hid for _, recs in files for hid in claim_records(recs, "20")]
     assert len(ids) == len(set(ids)) == 3
@@ -268,6 +278,10 @@ def test_closing_outcomes_and_surveillance_after_a_title(make: Callable[..., Svc
     with read_session(svc.app.db) as s:
         (row,) = surveillance_service.listing(s, svc.app, date(2029, 2, 10))
     assert row["state"] == "due" and row["invoice_id"] == "I1"
+    table = CliRunner().invoke(cli, ["surveillance", "list"])
+    assert table.exit_code == 0 and "I1" in table.output and "2029-09-01" in table.output, table.output
+    listed = json.loads(CliRunner().invoke(cli, ["surveillance", "list", "--json"]).output)
+    assert [(r["invoice_id"], r["state"], r["limitation_date"]) for r in listed] == [("I1", "watching", "2029-09-01")]
     # When the lead time before the limitation date comes, an interrupting demand goes out
     svc.advance_to(datetime(2029, 3, 2, 8, 0, tzinfo=STOCKHOLM))
     inv = svc.invoice("I1")
