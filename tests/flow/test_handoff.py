@@ -306,7 +306,20 @@ def test_claims_below_the_minimum_are_kept_or_written_off(make: Callable[..., Sv
     assert svc.files() == [] and "collection-handed-off" not in svc.types("S1")
     if action == "surveillance":
         assert inv["status"] == "open" and inv["stage"] == "surveillance"
-        assert inv["surveillance"]["rule"] == "consumer" and inv["surveillance"]["status"] == "watching"
+        watch = inv["surveillance"]
+        assert watch["rule"] == "consumer" and watch["status"] == "watching"
+        # the collection demand the customer got is the last interruption (5 § 2 p.)
+        (demand,) = [x for x in inv["letters"] if x["kind"] == "collection_demand"]
+        assert (watch["last_interruption"], watch["last_interruption_on"]) == ("demand", demand["sent_on"])
+        sent = date.fromisoformat(demand["sent_on"])
+        assert watch["limitation_date"] == sent.replace(year=sent.year + 3).isoformat()
+        # a signed payment plan is an acknowledgement (5 § 1 p.): a new period from the signing
+        svc.publish(envelope("payment-plan-proposed", {
+            "plan_id": "AP-1", "customer_id": "C1", "creditor_id": "kommun", "invoice_ids": ["S1"],
+            "installments": [{"due_date": "2026-06-30", "amount": inv["balance"]["total"]}]}))
+        svc.publish(envelope("payment-plan-signed", {"plan_id": "AP-1", "signed_on": "2026-05-20"}))
+        watch = svc.invoice("S1")["surveillance"]
+        assert (watch["last_interruption"], watch["limitation_date"]) == ("acknowledgement", "2029-05-20")
     else:
         assert inv["status"] == "written_off"
         (written,) = svc.outbound("claim-written-off", "S1")
