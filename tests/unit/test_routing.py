@@ -76,3 +76,17 @@ def test_application_costs_only_in_a_payment_order_and_capped() -> None:
     assert application_costs("indrivning", claim_application_fee=True, own_work_ore=38_000) == (0, 0)
     with pytest.raises(ValueError, match="380"):
         application_costs("kronofogden", claim_application_fee=True, own_work_ore=MAX_OWN_WORK_ORE + 1)
+
+
+def test_policy_refuses_own_work_above_380_and_merges_per_creditor() -> None:
+    from likvid.policy import PolicyError, default_policy_text, parse_policy
+
+    text = default_policy_text()
+    with pytest.raises(PolicyError, match=r"handoff\.own_work_compensation: must be at most 380 kr"):
+        parse_policy(text.replace('own_work_compensation = "0.00"', 'own_work_compensation = "380.01"'))
+    with pytest.raises(PolicyError, match=r"handoff\.small_claims"):
+        parse_policy(text.replace('small_claims = "surveillance"', 'small_claims = "forget"'))
+    policy = parse_policy(text + '\n[creditors.handoff]\nmin_amount = "150.00"\nsmall_claims = "write_off"\n')
+    energi, kommun = policy.handoff_for("energi"), policy.handoff_for("kommun")
+    assert (energi.min_amount_ore, energi.small_claims, energi.application_fee) == (15000, "write_off", True)
+    assert (kommun.min_amount_ore, kommun.small_claims) == (0, "surveillance")
