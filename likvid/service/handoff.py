@@ -82,16 +82,8 @@ def route_due(session: Session, app: App, now: datetime, timer: Timer, claim: Cl
     if r.action == "skip":
         record(session, now, "step-skipped", **ids, step="handoff", reason=r.reason)
         return f"skipped: {r.reason}"
-    if r.action == "write_off":
-        claims_service.write_off(session, now, claim, reason=r.reason,
-                                 basis="handling cost against expected recovery (policy handoff.small_claims)")
-        return "written off"
-    if r.action == "surveillance":
-        claim.stage = "surveillance"
-        record(session, now, "handoff-not-made", **ids, reason=r.reason,
-               basis="policy handoff.min_amount / handoff.small_claims (POLICY.md point 11)")
-        surveillance.start(session, app, now, claim, "small_claim")
-        return "kept in surveillance"
+    if r.action in ("write_off", "surveillance"):
+        return _small_claim(session, app, now, claim, r)
     h = live(session, claim.invoice_id)
     if h is None:
         h = Handoff(id="H" + uuid.uuid4().hex[:19], claim_id=claim.invoice_id, creditor_id=claim.creditor_id,
@@ -113,6 +105,20 @@ def route_due(session: Session, app: App, now: datetime, timer: Timer, claim: Cl
     record(session, now, "handoff-queued", **ids, handoff_id=h.id, target=h.target, reason=r.reason)
     _schedule_export(session, now, now.date() + timedelta(days=1))
     return f"queued for {h.target}"
+
+
+def _small_claim(session: Session, app: App, now: datetime, claim: Claim, r: routing.Route) -> str:
+    """Below the hand-off minimum: written off, or kept and watched (policy handoff.small_claims)."""
+    if r.action == "write_off":
+        claims_service.write_off(session, now, claim, reason=r.reason,
+                                 basis="handling cost against expected recovery (policy handoff.small_claims)")
+        return "written off"
+    claim.stage = "surveillance"
+    record(session, now, "handoff-not-made", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+           case_id=claim.case_id, reason=r.reason,
+           basis="policy handoff.min_amount / handoff.small_claims (POLICY.md point 11)")
+    surveillance.start(session, app, now, claim, "small_claim")
+    return "kept in surveillance"
 
 
 def _schedule_export(session: Session, now: datetime, on: date) -> None:
@@ -149,11 +155,15 @@ def export(session: Session, app: App, now: datetime) -> list[HandoffFile]:
         if h.status != "queued":
             continue
         r = _route(session, app, now, claim)
-        if r.action != "handoff" or r.target != h.target:
+        if r.action != "handoff":
+            # Held or paid: the chain resumes from the facts when a hold ends (claims.resume).
             h.status, h.reason = "cancelled", f"re-checked at export: {r.reason}"
             record(session, now, "handoff-cancelled", claim_id=claim.invoice_id, customer_id=claim.customer_id,
                    case_id=claim.case_id, handoff_id=h.id, reason=h.reason)
+            if r.action in ("write_off", "surveillance"):  # paid down below the minimum meanwhile
+                _small_claim(session, app, now, claim, r)
             continue
+        h.target = r.target or h.target  # the creditor's configuration may have changed since
         groups[(h.creditor_id, h.target)].append(h)
     files = [_write_file(session, app, now, creditor_id, target, hs, claims) for (creditor_id, target), hs in groups.items()]
     by_case: dict[int, list[Claim]] = defaultdict(list)
