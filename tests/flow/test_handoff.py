@@ -188,6 +188,8 @@ def test_only_undisputed_unheld_nonzero_claims_are_in_the_file(make: Callable[..
     # When the export runs again the same day, nothing is written twice
     with transaction(svc.app.db) as s:
         assert handoff_service.export(s, svc.app, svc.app.clock.now(s)) == []
+    again = CliRunner().invoke(cli, ["handoff", "export"])
+    assert again.exit_code == 0 and "nothing to hand off" in again.output, again.output
     assert len(svc.files()) == 1
     # When the decision has become final, the claim goes to indrivning in a file of its own
     svc.advance_to(datetime(2026, 7, 3, 8, 0, tzinfo=STOCKHOLM))
