@@ -100,6 +100,7 @@ DEFAULT_CHANNELS: dict[str, list[Channel]] = {
     "suspension_warning": ["letter"],
     "suspension_notice": ["letter"],
     "social_services_notice": ["letter"],
+    "limitation_demand": ["letter"],
 }
 
 
@@ -147,6 +148,48 @@ class InterestSection(_Strict):
     reference_rates: list[dict[str, str]] = []
 
 
+class HandoffSection(_Strict):
+    """Hand-off routing and file contents (SWEDISH-RULES.md §5; issue 7). Every key may be set per
+    creditor under ``[creditors.handoff]``; unset keys come from the top-level ``[handoff]``."""
+
+    #: [I] Claims whose open amount is below this (kronor) are not handed off; "0.00": all are.
+    min_amount: str | None = None
+    #: [I] What happens to such a claim: "surveillance" (kept and watched) or "write_off".
+    small_claims: Literal["surveillance", "write_off"] | None = None
+    #: §5.1: claim the 300 kr application fee in a betalningsföreläggande.
+    application_fee: bool | None = None
+    #: §5.1, LBF 48 §: compensation for own work claimed in a betalningsföreläggande, at most 380 kr.
+    own_work_compensation: str | None = None
+
+    @field_validator("min_amount", "own_work_compensation")
+    @classmethod
+    def _amounts(cls, v: str | None, info: Any) -> str | None:
+        if v is None:
+            return v
+        ore = parse_kronor(v)
+        if info.field_name == "own_work_compensation" and ore > 38000:
+            raise ValueError("must be at most 380 kr (LBF 48 §, SWEDISH-RULES.md §5.1)")
+        return v
+
+
+class SurveillanceSection(_Strict):
+    """Efterbevakning (SWEDISH-RULES.md §6.3 [I])."""
+
+    #: Months before the limitation date the interrupting demand goes out.
+    lead_months_consumer: int = Field(6, ge=1, le=30)
+    lead_months_other: int = Field(12, ge=1, le=100)
+    #: `likvid surveillance list` shows a demand as due this many days ahead.
+    due_window_days: int = Field(30, ge=1, le=365)
+
+
+@dataclass(frozen=True)
+class HandoffPolicy:
+    min_amount_ore: int
+    small_claims: str
+    application_fee: bool
+    own_work_ore: int
+
+
 class AddressSection(_Strict):
     street: str
     postal_code: str
@@ -179,6 +222,7 @@ class CreditorSection(_Strict):
     #: the reminder and collection fees. Off by default: a kommun-förvaltning is probably not a
     #: näringsidkare (legal review needed); a municipal company may turn it on.
     late_payment_compensation: bool = False
+    handoff: HandoffSection = HandoffSection()
 
     _channels = field_validator("channels")(classmethod(lambda cls, v: _known_letter_kinds(v)))
 
@@ -277,6 +321,8 @@ class PolicyFile(_Strict):
     credit: CreditSection = CreditSection()
     #: Suspension of delivery for unpaid utility claims (POLICY.md point 8, SWEDISH-RULES.md §4).
     suspension: SuspensionSection = SuspensionSection()
+    handoff: HandoffSection = HandoffSection()
+    surveillance: SurveillanceSection = SurveillanceSection()
     claim_kinds: dict[str, KindSection] = {}
     creditors: list[CreditorSection] = Field(min_length=1)
 
@@ -334,6 +380,17 @@ class Policy:
 
     def steps_for(self, creditor_id: str, claim_kind: str) -> StepPolicy:
         return _resolve(self, creditor_id, claim_kind)
+
+    def handoff_for(self, creditor_id: str) -> HandoffPolicy:
+        """The creditor's ``[creditors.handoff]`` over the top-level ``[handoff]``; conservative
+        defaults: every claim is handed off, the application fee is claimed, own work is not."""
+        merged: dict[str, Any] = {"min_amount": "0.00", "small_claims": "surveillance",
+                                  "application_fee": True, "own_work_compensation": "0.00"}
+        for layer in (self.file.handoff, self.creditors[creditor_id].handoff):
+            merged.update({k: v for k, v in layer.model_dump().items() if v is not None})
+        return HandoffPolicy(min_amount_ore=parse_kronor(merged["min_amount"]), small_claims=merged["small_claims"],
+                             application_fee=merged["application_fee"],
+                             own_work_ore=parse_kronor(merged["own_work_compensation"]))
 
     def channels_for(self, creditor_id: str, letter_kind: str) -> list[str]:
         creditor = self.creditors[creditor_id]

@@ -2,6 +2,7 @@
 
 from .base import Base
 from .collection import HandlerStatement, Hold, Letter, LetterClaim, PaymentPlan, Task, Timer
+from .handoff import Handoff, HandoffFile, Surveillance
 from .ledger import COMPONENTS, ENTRY_KINDS, Claim, CollectionCase, LedgerEntry, Payment
 from .messaging import (
     BusinessClock,
@@ -23,7 +24,7 @@ from .suspension import (
 
 __all__ = [
     "Base", "BusinessClock", "COMPONENTS", "Claim", "CollectionCase", "Creditor", "Customer",
-    "DeadLetter", "ENTRY_KINDS", "HandlerStatement", "Hold", "PaymentPlan", "Task", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
+    "DeadLetter", "ENTRY_KINDS", "Handoff", "HandoffFile", "Surveillance", "HandlerStatement", "Hold", "PaymentPlan", "Task", "LedgerEntry", "Letter", "LetterClaim", "OutboxMessage",
     "ParkedEvent", "Payment", "ReceivedEvent", "RejectedEvent", "TimelineEntry", "Timer",
     "DeliveryPointFlag", "SinkDelivery", "SocialServicesUndertaking", "SuspensionClaim", "SuspensionTrack",
 ]

@@ -544,10 +544,11 @@ def main() -> None:
 
 
 def _register_operations() -> None:
-    from likvid.cli import insight, ops
+    from likvid.cli import handoff, insight, ops
 
     ops.register(cli)
     insight.register(cli)
+    handoff.register(cli)
 
 
 _register_operations()

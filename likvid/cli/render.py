@@ -47,6 +47,10 @@ def policy_summary(policy: Policy) -> str:
             out.append(f"    collection demand {st['demand_after_days']} days after the reminder's deadline,"
                        f" {st['demand_days_to_pay']} days to pay or object (fee {format_kronor(st['collection_fee_ore'])})")
             out.append(f"    hand-off to {st['handoff_target']} {st['handoff_after_days']} day(s) after the demand's deadline")
+        h = policy.handoff_for(cid)
+        out.append(f"  hand-off: public-law claims to indrivning once the decision is final; claims below "
+                   f"{format_kronor(h.min_amount_ore)}: {h.small_claims.replace('_', ' ')}; application fee "
+                   f"{'claimed' if h.application_fee else 'not claimed'}; own work {format_kronor(h.own_work_ore)}")
         out.append("")
     risk, credit = policy.file.risk, policy.credit_rules
     weights = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in policy.risk_weights.items())
@@ -59,4 +63,7 @@ def policy_summary(policy: Policy) -> str:
     from likvid.rules.suspension import describe
 
     out += [*describe(policy.file.suspension), ""]
+    sv = policy.file.surveillance
+    out.append(f"Surveillance: interrupting demand {sv.lead_months_consumer} months before the limitation date "
+               f"(consumer claims, 3 years), {sv.lead_months_other} months before (others, 10 years)")
     return "\n".join(out)

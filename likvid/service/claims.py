@@ -197,17 +197,23 @@ def write_off_small_residual(session: Session, app: App, now: datetime, claim: C
     bal = ledger.balance(session, claim.invoice_id)
     if claim.status != "open" or limit <= 0 or not 0 < bal.total <= limit:
         return False
+    write_off(session, now, claim, reason="small residual after payment",
+              basis=f"creditor setting write_off_below {limit / 100:.2f} kr", note="small residual")
+    return True
+
+
+def write_off(session: Session, now: datetime, claim: Claim, *, reason: str, basis: str, note: str | None = None) -> None:
+    """Write the open balance off (every component), close the claim and cancel its steps."""
+    bal = ledger.balance(session, claim.invoice_id)
     for component in ("fee", "interest", "capital"):
         if bal.get(component) > 0:
             ledger.post(session, now, claim.invoice_id, "write_off", component, -bal.get(component), now.date(),
-                        note="small residual")
+                        note=(note or reason)[:500])
     claim.status = "written_off"
     claim.closed_at = to_db(now)
     cancelled = timers.cancel_open(session, now, claim.invoice_id, "claim written off")
     record(session, now, "claim-written-off", claim_id=claim.invoice_id, customer_id=claim.customer_id,
-           case_id=claim.case_id, amount=bal.total, reason="small residual after payment",
-           cancelled_steps=cancelled, basis=f"creditor setting write_off_below {limit / 100:.2f} kr")
-    return True
+           case_id=claim.case_id, amount=bal.total, reason=reason, cancelled_steps=cancelled, basis=basis)
 
 
 def reopen(session: Session, app: App, now: datetime, claim: Claim, why: str) -> None:
@@ -234,7 +240,7 @@ def _pending_letter(session: Session, claim_id: str) -> bool:
 def resume(session: Session, app: App, now: datetime, claim: Claim) -> None:
     """After a hold ends or a claim re-opens: make sure the next step is scheduled, with fresh
     time if its planned day has passed (rules.collection.resumed_on)."""
-    if claim.status != "open" or claim.stage == "handed_off":
+    if claim.status != "open" or claim.stage in ("handed_off", "surveillance"):
         return
     if timers.open_timers(session, claim.invoice_id) or _pending_letter(session, claim.invoice_id):
         return
@@ -272,3 +278,6 @@ def credit(session: Session, app: App, now: datetime, claim: Claim, credit_id: s
     record(session, now, "invoice-credited", claim_id=claim.invoice_id, customer_id=claim.customer_id,
            case_id=claim.case_id, credit_id=credit_id, amount=amount, reason=reason)
     close_if_paid(session, now, claim, "credited")
+    from likvid.service import handoff
+
+    handoff.after_change(session, app, now, claim, f"credit {credit_id}")

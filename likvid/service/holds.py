@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import to_db
 from likvid.models import Claim, Customer, HandlerStatement, Hold, Task
 from likvid.service import claims as claims_service
-from likvid.service import ledger, timers
+from likvid.service import handoff, ledger, timers
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
@@ -108,6 +108,7 @@ def objection_filed(session: Session, app: App, now: datetime, event_id: str, da
         amount = None  # disputing all of it, or more, holds the whole claim
     place(session, now, claim, "objection", data.objection_id, amount=amount, reason=data.reason,
           by=data.filed_by, starts_on=data.received_on)
+    handoff.after_change(session, app, now, claim, f"objection {data.objection_id}")
     _letter(session, now, "objection_acknowledgement", [claim], {"objection_id": data.objection_id})
     return [f"objection:{data.objection_id}"]
 

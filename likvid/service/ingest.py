@@ -21,7 +21,7 @@ from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
-from likvid.service import credit, holds, payments, plans, suspension
+from likvid.service import credit, handoff, holds, payments, plans, suspension
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
@@ -123,6 +123,8 @@ HANDLERS: dict[str, Handler] = {
     "notice-served": suspension.notice_served,
     "social-services-undertaking": suspension.social_services_undertaking,
     "delivery-point-flagged": suspension.delivery_point_flagged,
+    "handoff-closed": handoff.closed,
+    "enforcement-title-obtained": handoff.title_obtained,
 }
 
 

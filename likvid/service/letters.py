@@ -142,7 +142,7 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
                                     presumed_delivery_bank_days=steps.presumed_delivery_bank_days)
         next_step = {"kind": steps.handoff_target, "on_or_after": handoff_due_on(deadline, steps.handoff_after_days)}
 
-    elif letter.kind in ("review_decision", "payment_plan_broken"):
+    elif letter.kind in ("review_decision", "payment_plan_broken", "limitation_demand"):
         # Collection resumes: fresh time to pay, stated in the letter.
         deadline = payment_deadline(today, steps.resume_days_to_pay,
                                     presumed_delivery_bank_days=steps.presumed_delivery_bank_days)

@@ -13,7 +13,7 @@ from likvid.clock import to_db
 from likvid.models import Claim, CollectionCase, LedgerEntry, Payment
 from likvid.rules.collection import allocate
 from likvid.service import claims as claims_service
-from likvid.service import ledger
+from likvid.service import handoff, ledger
 from likvid.service.app import App
 from likvid.service.errors import Parked, Rejected
 from likvid.service.parking import lock_key
@@ -97,6 +97,7 @@ def apply(session: Session, app: App, now: datetime, payment: Payment, case: Col
                    paid_on=payment.paid_on)
             if not claims_service.close_if_paid(session, now, c, "paid"):
                 claims_service.write_off_small_residual(session, app, now, c)
+            handoff.after_change(session, app, now, c, f"payment {payment.payment_id}")
     if surplus:
         record(session, now, "overpayment-recorded", customer_id=case.customer_id, case_id=case.id,
                payment_id=payment.payment_id, amount=surplus,

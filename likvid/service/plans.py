@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import to_db
 from likvid.models import Claim, LedgerEntry, PaymentPlan
 from likvid.service import claims as claims_service
-from likvid.service import holds, ledger, timers
+from likvid.service import handoff, holds, ledger, timers
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.letters import create_letter
@@ -77,6 +77,7 @@ def signed(s: Session, app: App, now: datetime, event_id: str, d: Any) -> None:
         claims_service.lock_case(s, claim.case_id)
         holds.place(s, now, claim, "payment_plan", f"{plan.id}:{invoice_id}", amount=None,
                     reason=f"payment plan {plan.id} in force", by=None, starts_on=d.signed_on)
+        handoff.after_change(s, app, now, claim, f"payment plan {plan.id} signed")
     for n, inst in enumerate(plan.installments):
         on = date.fromisoformat(inst["due_date"]) + timedelta(days=grace)
         timers.schedule(s, now, "plan_check", None, on, ref=f"{plan.id}:{n}")

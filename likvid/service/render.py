@@ -43,6 +43,7 @@ LETTER_KINDS = (
     "review_decision",
     "suspension_warning",
     "suspension_notice",
+    "limitation_demand",
 )
 #: Documents that are not letters to the customer: rendered the same way, addressed elsewhere.
 OTHER_KINDS = ("social_services_notice",)

@@ -75,6 +75,7 @@ def sample_context(kind: str, language: str = "sv") -> dict[str, Any]:
         "suspension_warning": {"kind": "none", "on_or_after": None},
         "suspension_notice": {"kind": "none", "on_or_after": None},
         "social_services_notice": {"kind": "none", "on_or_after": None},
+        "limitation_demand": {"kind": "none", "on_or_after": None},
     }
     fee_ore = sum(f["amount_ore"] for f in fees_by_kind.get(kind, []))
     context: dict[str, Any] = {

@@ -23,7 +23,7 @@ from likvid.models import (
 )
 from likvid.rules.identity import mask_identity
 from likvid.rules.money import kronor_str
-from likvid.service import ledger, risk
+from likvid.service import handoff, ledger, risk, surveillance
 
 if TYPE_CHECKING:
     from likvid.service.app import App
@@ -75,6 +75,8 @@ def invoice(s: Session, invoice_id: str) -> dict[str, Any] | None:
                      "included": link_status == "included", "sent_on": letter.sent_on.isoformat() if letter.sent_on else None,
                      "deadline": letter.deadline.isoformat() if letter.deadline else None, "path": letter.path}
                     for letter, link_status in letters],
+        "handoff": handoff.summary(s, invoice_id),
+        "surveillance": surveillance.summary(s, invoice_id),
         "pending_steps": [{"step": t.kind, "due_at": from_db(t.due_at).isoformat(), "status": t.status} for t in pending],
         "timeline": _timeline(timeline),
     }

@@ -1,4 +1,5 @@
-"""The collection chain's steps, fired by durable timers: due → reminder → demand → hand-off.
+"""The collection chain's steps, fired by durable timers: due → reminder → demand → hand-off
+(the hand-off itself routes and exports in likvid.service.handoff).
 
 Each step locks the case, re-reads its claims and does nothing (recording why) when a claim is
 settled, held or no longer at the stage the step was scheduled for (ARCHITECTURE.md
@@ -17,7 +18,7 @@ from likvid.db import is_sqlite
 from likvid.models import Claim, CollectionCase, Timer
 from likvid.rules.collection import reason_not_to_press
 from likvid.service import claims as claims_service
-from likvid.service import ledger, timers
+from likvid.service import handoff, ledger, surveillance, timers
 from likvid.service.app import App
 from likvid.service.letters import create_letter
 from likvid.service.records import dispatch_later, record
@@ -48,6 +49,10 @@ def fire(session: Session, app: App, now: datetime, timer_id: int) -> str:
         outcome = "claim not found"
     elif timer.kind == "invoice_due":
         outcome = claims_service.mark_due(session, app, now, claim, source="due date")
+    elif timer.kind == "handoff":
+        outcome = handoff.route_due(session, app, now, timer, claim)
+    elif timer.kind == surveillance.TIMER:
+        outcome = surveillance.demand_due(session, app, now, timer, claim)
     elif timer.kind in CHAIN:
         outcome = _chain_step(session, app, now, timer, claim)
     else:
@@ -70,6 +75,8 @@ def _fire_unbound(session: Session, app: App, now: datetime, timer: Timer) -> st
         outcome = plans.check_installment(session, app, now, timer.ref or "")
     elif timer.kind in suspension.TIMER_KINDS:
         outcome = suspension.fire(session, app, now, timer)
+    elif timer.kind == handoff.EXPORT_TIMER:
+        outcome = handoff.export_timer(session, app, now, timer.ref or "")
     else:
         outcome = f"unknown timer kind {timer.kind}"
     timers.finish(timer, now, outcome)
@@ -82,8 +89,6 @@ def _chain_step(session: Session, app: App, now: datetime, timer: Timer, claim: 
         return f"skipped: claim is at stage {claim.stage}, not {stage}"
     bal, coll = ledger.collectible_amounts(session, [claim.invoice_id])[claim.invoice_id]
     reason = reason_not_to_press(claim.status, bal.total, coll)
-    if reason is None and timer.kind == "handoff":
-        reason = _not_final_yet(claim, now)
     if reason:
         record(session, now, "step-skipped", claim_id=claim.invoice_id, customer_id=claim.customer_id,
                case_id=claim.case_id, step=timer.kind, reason=reason)
@@ -91,9 +96,6 @@ def _chain_step(session: Session, app: App, now: datetime, timer: Timer, claim: 
     case = session.get(CollectionCase, claim.case_id)
     assert case is not None
     batch = [claim] + _also_due(session, now, case, timer, stage)
-    if timer.kind == "handoff":
-        for c in batch:
-            _hand_off(session, app, now, c)
     level = {"reminder": claim.reminder_level, "demand": claim.demand_level}.get(timer.kind, 0) + 1
     letter = create_letter(session, now, letter_kind, case, batch, level=level)
     dispatch_later(session, letter.id)
@@ -119,33 +121,7 @@ def _also_due(session: Session, now: datetime, case: CollectionCase, timer: Time
     out = []
     for other, other_timer in rows:
         bal, coll = amounts[other.invoice_id]
-        if reason_not_to_press(other.status, bal.total, coll) is None and (
-            timer.kind != "handoff" or _not_final_yet(other, now) is None
-        ):
+        if reason_not_to_press(other.status, bal.total, coll) is None:
             timers.finish(other_timer, now, f"consolidated with timer {timer.id}")
             out.append(other)
     return out
-
-
-def _not_final_yet(claim: Claim, now: datetime) -> str | None:
-    """Public-law claims go to indrivning only once the decision is final (SWEDISH-RULES.md §5.2)."""
-    if claim.claim_nature != "public_law":
-        return None
-    if claim.decision_final_on is None or claim.decision_final_on > now.date():
-        return "a public-law claim waits until its decision is final (decision_final_on)"
-    return None
-
-
-def _hand_off(session: Session, app: App, now: datetime, claim: Claim) -> None:
-    """Record and emit the hand-off with the amounts; never for a zero or disputed debt (re-checked
-    by the caller in this transaction)."""
-    steps = app.policy.steps_for(claim.creditor_id, claim.claim_kind)
-    bal, coll = ledger.collectible_amounts(session, [claim.invoice_id])[claim.invoice_id]
-    claim.stage = "handed_off"
-    claim.handed_off_at = to_db(now)
-    record(
-        session, now, "collection-handed-off", claim_id=claim.invoice_id,
-        customer_id=claim.customer_id, case_id=claim.case_id, target=steps.handoff_target,
-        capital=bal.capital, fees=bal.fee, interest=bal.interest, amount=coll,
-        basis="demand deadline passed, undisputed, no hold (POLICY.md point 11; SWEDISH-RULES.md §3, §5)",
-    )

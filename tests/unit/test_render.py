@@ -95,6 +95,8 @@ SUBJECTS = {
     "may be cut off",
     ("suspension_notice", "sv"): f"Meddelande om avstängning av el: fakturor {INVOICES} från {CREDITOR}",
     ("suspension_notice", "en"): f"Notice of suspension of electricity: invoices {INVOICES} from {CREDITOR}",
+    ("limitation_demand", "sv"): f"Krav på betalning: fakturor {INVOICES} från {CREDITOR}",
+    ("limitation_demand", "en"): f"Demand for payment: invoices {INVOICES} from {CREDITOR}",
 }
 
 HEADINGS = {
@@ -118,6 +120,8 @@ HEADINGS = {
     ("suspension_warning", "en"): "Request to pay – otherwise your water may be cut off",
     ("suspension_notice", "sv"): "Meddelande om avstängning av el",
     ("suspension_notice", "en"): "Notice of suspension of electricity",
+    ("limitation_demand", "sv"): "Krav på betalning av obetald skuld",
+    ("limitation_demand", "en"): "Demand for payment of an unpaid debt",
 }
 
 #: Kinds whose wording gives a date of their own instead of `letter.deadline`.
