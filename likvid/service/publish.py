@@ -28,8 +28,9 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
             continue
         try:
             raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({exc.msg})"}])
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({why})"}])
             rejected.append((line, res))
             results.append(res.as_dict())
             continue
