@@ -38,6 +38,8 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -149,7 +151,7 @@ def one_round(pg: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any
 
     from likvid.db import dispose_engines, read_session
     from likvid.runtime.service import Service
-    from likvid.service.app import bootstrap
+    from likvid.service.app import bootstrap, prepare
     from likvid.service.progress import set_clock, wait_quiet
     from likvid.service.publish import publish_lines
     from likvid.settings import Settings
@@ -158,6 +160,7 @@ def one_round(pg: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any
     db_name, db_url = pg.create_database()
     redis = _redis_server(home / "redis")
     service: Service | None = None
+    children: list[subprocess.Popen[bytes]] = []
     saved_env = dict(os.environ)
     stop = threading.Event()
     try:
@@ -168,9 +171,20 @@ def one_round(pg: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any
         os.environ.update(env)
         settings = Settings.from_env(env)
         dispose_engines()
-        service = Service(settings, processes=args.processes, threads=args.threads, quiet=True)
-        service.start()
-        threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
+        if args.layout == "shared":
+            service = Service(settings, processes=args.processes, threads=args.threads, quiet=True)
+            service.start()
+            threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
+        else:  # docker-compose's layout: a worker group for "payments" alone
+            prepare(bootstrap(settings, fresh=True))
+            py = sys.executable
+            for argv in (["-m", "dramatiq", "likvid.workers.main", "--processes", str(args.processes),
+                          "--threads", str(args.threads), "--queues", "ingest", "steps", "letters", "email"],
+                         ["-m", "dramatiq", "likvid.workers.main", "--processes", "1", "--threads", "2",
+                          "--queues", "payments"],
+                         ["-m", "likvid", "scheduler"], ["-m", "likvid", "relay"]):
+                children.append(subprocess.Popen([py, *argv], env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL, start_new_session=True))
         app = bootstrap(settings, fresh=True)
         set_clock(app, datetime.fromisoformat(START))
 
@@ -254,6 +268,15 @@ def one_round(pg: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any
         stop.set()
         if service is not None:
             service.stop()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(10)
         redis.stop()
         dispose_engines()
         os.environ.clear()
@@ -275,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--drain-timeout", type=float, default=120, help="s to wait for outstanding probes")
     ap.add_argument("--postgres-url", default=None)
+    ap.add_argument("--layout", choices=("shared", "dedicated"), default="shared",
+                    help="shared: `likvid up` (one worker group for every queue); dedicated: docker-compose's "
+                         "(a 1 x 2 worker group for the payments queue, the rest for the others)")
     ap.add_argument("--quick", action="store_true", help="20 s window, 1 round")
     args = ap.parse_args(argv)
     args.duration = args.duration or (20.0 if args.quick else 60.0)
@@ -309,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = med["p99_ms"] <= TARGET_P99_MS
     print()
     print(f"Payment latency: payment-received -> claim settled, steps cancelled; background {args.rate:.0f} events/s "
-          f"offered; service {args.processes}x{args.threads}; {runs} round(s) of {args.duration:.0f} s")
+          f"offered; service {args.processes}x{args.threads}, layout {args.layout}; {runs} round(s) of {args.duration:.0f} s")
     print(f"{'round':>5} {'idle p50':>9} {'idle p99':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'probes':>7} "
           f"{'unsettled':>9} {'offered/s':>10} {'sustained/s':>12}")
     for i, r in enumerate(rounds, start=1):
@@ -326,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_offered": args.rate, "duration_s": args.duration, "interval_s": args.interval, "runs": runs,
         "target_p99_ms": TARGET_P99_MS, "pass": ok, "median": {k: round(v, 1) for k, v in med.items()},
         "rounds": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in rounds],
-        "service": {"processes": args.processes, "threads": args.threads},
+        "service": {"processes": args.processes, "threads": args.threads, "layout": args.layout},
         "elapsed_s": round(time.perf_counter() - started, 1), "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         "machine": mach, "versions": vers,
     }, default=str))
