@@ -492,7 +492,7 @@ def create_app(
             for ln in lines:
                 try:
                     parsed.append(json.loads(ln))
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     parsed.append(None)  # rejected per event by publish_lines
         else:
             try:
@@ -502,6 +502,8 @@ def create_app(
                     422,
                     f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                 )
+            except RecursionError:
+                return _error(422, "body is not valid JSON here (nested too deeply)")
             parsed = doc if isinstance(doc, list) else [doc]
             if len(parsed) > max_batch:
                 return _error(413, f"{len(parsed)} events; at most {max_batch} per request")

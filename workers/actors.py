@@ -12,7 +12,13 @@ from likvid.service.app import bootstrap
 from likvid.service.batches import run_batch
 from likvid.service.channels import send_emails as send_emails_service
 from likvid.service.letters import dispatch
-from likvid.service.records import QUEUE_EMAIL, QUEUE_INGEST, QUEUE_LETTERS, QUEUE_STEPS
+from likvid.service.records import (
+    QUEUE_EMAIL,
+    QUEUE_INGEST,
+    QUEUE_LETTERS,
+    QUEUE_PAYMENTS,
+    QUEUE_STEPS,
+)
 from likvid.service.steps import fire
 from likvid.workers.broker import current_message_id
 
@@ -25,6 +31,13 @@ RETRIES = {"max_retries": 12, "min_backoff": 500, "max_backoff": 300_000}
 @dramatiq.actor(queue_name=QUEUE_INGEST, **RETRIES)
 def ingest_events(events: list[Any]) -> None:
     """Raw inbound events from `likvid publish`, the HTTP API or any Redis publisher."""
+    ingest.handle(bootstrap(), events if isinstance(events, list) else [events], current_message_id())
+
+
+@dramatiq.actor(queue_name=QUEUE_PAYMENTS, priority=-10, **RETRIES)
+def ingest_payments(events: list[Any]) -> None:
+    """payment-received events from `likvid publish` and the HTTP API, ahead of other work (a
+    lower number is a higher dramatiq priority; every other actor has 0)."""
     ingest.handle(bootstrap(), events if isinstance(events, list) else [events], current_message_id())
 
 
@@ -58,4 +71,4 @@ def send_emails(letter_ids: list[str]) -> None:
         mark_processed(s, current_message_id(), app.clock.now(s))
 
 
-__all__ = ["send_emails", "dispatch_letters", "fire_timers", "ingest_event", "ingest_events"]
+__all__ = ["send_emails", "dispatch_letters", "fire_timers", "ingest_event", "ingest_events", "ingest_payments"]

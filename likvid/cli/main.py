@@ -81,7 +81,7 @@ def api(host: str, port: int) -> None:
 @cli.command()
 @click.option("--processes", default=2, show_default=True)
 @click.option("--threads", default=4, show_default=True)
-@click.option("--queues", multiple=True, help="Queues to consume (ingest, steps, letters); default all.")
+@click.option("--queues", multiple=True, help="Queues to consume (ingest, payments, steps, letters, email); default all.")
 def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run dramatiq worker processes (scale each queue group alone with --queues)."""
     app = _app()

@@ -118,7 +118,10 @@ def register_invoice(session: Session, app: App, now: datetime, event_id: str, d
     else:
         ocr = claim_ocr(session, app, creditor_id, data.invoice_number, data.invoice_id)
     case = case_for(session, app, now, data.customer_id, creditor_id)
-    due = effective_due_date(data.due_date)
+    try:
+        due = effective_due_date(data.due_date)
+    except OverflowError:  # 9999-12-31: no bank day follows it in the calendar
+        raise Rejected("data.due_date", "is too far in the future (no bank day follows it)") from None
     claim = Claim(
         invoice_id=data.invoice_id,
         creditor_id=creditor_id,

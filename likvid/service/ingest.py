@@ -8,6 +8,7 @@ event id is the idempotency key (table ``events``): the same id twice has effect
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -194,18 +195,56 @@ def _envelope(stored: ReceivedEvent) -> dict[str, Any]:
 def _reject(s: Session, now: datetime, raw: Any, errors: list[dict[str, str]], event_id: str | None,
             event_type: str | None, source: str | None) -> None:
     payload = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
-    s.add(RejectedEvent(event_id=(event_id or None) and str(event_id)[:100], event_type=(event_type or None) and str(event_type)[:100],
-                        source=(source or None) and str(source)[:100], received_at=to_db(now), reasons=errors,
-                        payload=payload[:100_000]))
+    s.add(RejectedEvent(event_id=(event_id or None) and storable(str(event_id)[:100]),
+                        event_type=(event_type or None) and storable(str(event_type)[:100]),
+                        source=(source or None) and storable(str(source)[:100]), received_at=to_db(now),
+                        reasons=[{k: storable(str(v)) for k, v in e.items()} for e in errors],
+                        payload=storable(payload[:100_000])))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text any database and any UTF-8 output take: lone surrogates and NUL as escapes."""
+    if _SURROGATE.search(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\u0000")
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first key or string holding a lone surrogate (not encodable as UTF-8)."""
+    if isinstance(value, str):
+        return (path or "$") if _SURROGATE.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        at = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _SURROGATE.search(key):
+            return storable(at)
+        found = _lone_surrogate(item, at)
+        if found:
+            return found
+    return None
 
 
 def validate(raw: Any) -> tuple[Event | None, Result]:
     """Parse one raw event (dict, JSON text or bytes) without touching the database."""
+    doc = raw
+    if isinstance(raw, str | bytes | bytearray):
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            doc = None  # parse_event says why
+    where = _lone_surrogate(doc)
+    if where is not None:
+        eid = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else None
+        reason = "must be valid Unicode text (it holds a lone surrogate)"
+        return None, Result(eid and storable(eid), "rejected", [{"field": where, "reason": reason}])
     try:
         event = parse_event(raw)
     except EventRejected as exc:
-        errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-        return None, Result(exc.event_id, "rejected", errors)
+        errors = [{"field": storable(e.field), "reason": storable(e.reason)} for e in exc.errors]
+        return None, Result(exc.event_id and storable(exc.event_id), "rejected", errors)
     return event, Result(event.id, "accepted")
 
 

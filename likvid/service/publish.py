@@ -12,7 +12,7 @@ from likvid.db import transaction
 from likvid.models import ReceivedEvent
 from likvid.service import ingest
 from likvid.service.app import App
-from likvid.service.records import QUEUE_INGEST, enqueue
+from likvid.service.records import QUEUE_INGEST, QUEUE_PAYMENTS, enqueue
 
 #: Events per ingest message: one transaction per batch, each event in its own savepoint.
 BATCH = 100
@@ -28,8 +28,9 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
             continue
         try:
             raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({exc.msg})"}])
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({why})"}])
             rejected.append((line, res))
             results.append(res.as_dict())
             continue
@@ -55,6 +56,11 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
             seen.add(event_id)
             if event_id not in known:
                 fresh.append(raw)
-        for i in range(0, len(fresh), BATCH):
-            enqueue(s, now, QUEUE_INGEST, "ingest_events", fresh[i : i + BATCH])
+        # Payments take their own queue (priority route, records.QUEUE_PAYMENTS); one that
+        # overtakes its invoice is parked until the invoice is in, as one published alone is.
+        payments = [raw for raw in fresh if raw.get("type") == "payment-received"]
+        others = [raw for raw in fresh if raw.get("type") != "payment-received"]
+        for queue, actor, items in ((QUEUE_PAYMENTS, "ingest_payments", payments), (QUEUE_INGEST, "ingest_events", others)):
+            for i in range(0, len(items), BATCH):
+                enqueue(s, now, queue, actor, items[i : i + BATCH])
     return results, [i for i, _ in accepted]

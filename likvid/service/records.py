@@ -22,9 +22,12 @@ QUEUE_INGEST = "ingest"
 QUEUE_STEPS = "steps"
 QUEUE_LETTERS = "letters"
 QUEUE_EMAIL = "email"
+#: payment-received events only: their own queue and a higher priority, so a payment is not
+#: queued behind a billing run's invoices (it stops reminders; BENCHMARKS.md, payment latency).
+QUEUE_PAYMENTS = "payments"
 #: Not a dramatiq queue: outbound events go to a Redis stream for other systems.
 QUEUE_OUTBOUND = "outbound"
-WORKER_QUEUES = (QUEUE_INGEST, QUEUE_STEPS, QUEUE_LETTERS, QUEUE_EMAIL)
+WORKER_QUEUES = (QUEUE_INGEST, QUEUE_PAYMENTS, QUEUE_STEPS, QUEUE_LETTERS, QUEUE_EMAIL)
 #: The Redis stream other systems read outbound events from.
 OUTBOUND_STREAM = "likvid:outbound"
 

@@ -67,6 +67,7 @@ def test_reminder_by_email_arrives_once_with_both_parts_and_the_amounts(pipe: Pi
     assert len(smtp.messages) == 1
 
 
+@pytest.mark.fault
 def test_a_server_refusing_for_a_while_gets_every_email_once(pipe: Pipeline, smtp: SmtpServer) -> None:
     smtp.refuse_next(2, 451)
     pipe.publish(customer("C1", email="anna@example.se"), invoice("I1", "C1", "100.00", due="2026-01-30"),
