@@ -6,7 +6,7 @@ functions the actors call (``tests/support/inline.py``). For each actor it repor
 milliseconds per invoice (wall and CPU) and SQL statements per invoice (an ``executemany``
 counts as one round trip). ``--profile ACTOR`` prints the top of a cProfile of that actor.
 
-    uv run python bench/profile_stages.py [--invoices 400] [--customers N] [--profile fire_timers]
+    uv run python bench/profile_stages.py [--invoices 400] [--customers N] [--profile fire_timers] [--one-by-one]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--postgres-url", default=None)
     p.add_argument("--profile", default=None, help="actor to cProfile (ingest_events, fire_timers, dispatch_letters)")
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--one-by-one", action="store_true",
+                   help="without the set-based paths (ingest.BATCH_HANDLERS, bulk_steps, bulk_letters): the old figures")
     args = p.parse_args(argv)
     customers = args.customers or max(1, args.invoices // 2)
 
@@ -48,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     from likvid.service.app import bootstrap, prepare
     from likvid.service.progress import set_clock
     from likvid.settings import Settings
+    from tests.support import inline as inline_module
     from tests.support.inline import Inline
+
+    if args.one_by_one:
+        from likvid.service import ingest
+
+        ingest.BATCH_HANDLERS.clear()
+        inline_module.fire_many = inline_module.dispatch_many = lambda s, app, now, ids: list(ids)  # type: ignore[assignment]
 
     pg = postgres(args.postgres_url)
     home = Path(tempfile.mkdtemp(prefix="likvid-prof-"))
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             letters = s.execute(text("SELECT count(*) FROM letters WHERE status = 'sent'")).scalar()
             dead = s.execute(text("SELECT count(*) FROM dead_letters")).scalar()
         n = args.invoices
-        print(f"{n} invoices, {customers} customers: {reminded} reminded, {letters} letters sent, {dead} dead letters; "
+        print(f"{'one by one' if args.one_by_one else 'set-based'}: {n} invoices, {customers} customers: {reminded} reminded, {letters} letters sent, {dead} dead letters; "
               f"{elapsed:.2f} s in all ({n / elapsed:.1f} invoices/s, one thread)")
         print("| actor | messages | wall ms/invoice | CPU ms/invoice | SQL/invoice |")
         print("|---|---:|---:|---:|---:|")
