@@ -13,8 +13,8 @@ It takes:
   consolidated letter per case, the first of the batch's timers leading, the case's other
   due timers finished as consolidated with it.
 
-Everything else (other kinds, skipped steps, holds, a case that also has a due date firing in
-the batch, a timer already done) goes to ``steps.fire``.
+Everything else (other kinds, skipped steps, holds, a case with both a due date and a reminder
+firing in the batch, a timer already done) goes to ``steps.fire``.
 """
 
 from __future__ import annotations
@@ -58,7 +58,12 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
     claim_ids = {t.claim_id for t in timers.values() if t.claim_id}
     claims = {c.invoice_id: c for c in session.execute(select(*Claim.__table__.c).where(Claim.invoice_id.in_(claim_ids)))}
 
-    due_cases = {claims[t.claim_id].case_id for t in timers.values() if t.kind == "invoice_due" and t.claim_id in claims}
+    def cases_of(kind: str) -> set[int]:
+        return {claims[t.claim_id].case_id for t in timers.values() if t.kind == kind and t.claim_id in claims}
+
+    # A case with a due date and a reminder firing in one batch goes one by one, in order (a
+    # claim that falls due may join the reminder when it catches up on missed days).
+    mixed = cases_of("invoice_due") & cases_of("reminder")
     taken: set[int] = set()
     finished: dict[str, list[int]] = defaultdict(list)  # outcome → timer ids
     new_timers: list[dict[str, Any]] = []
@@ -68,7 +73,8 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
     # invoice_due: claims.mark_due
     for tid in ids:
         t = timers.get(tid)
-        if t is None or t.kind != "invoice_due" or t.status not in OPEN or t.claim_id not in claims:
+        if (t is None or t.kind != "invoice_due" or t.status not in OPEN or t.claim_id not in claims
+                or claims[t.claim_id].case_id in mixed):
             continue
         c = claims[t.claim_id]
         if c.stage != "issued":
@@ -92,7 +98,7 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
         t = timers.get(tid)
         if t is not None and t.kind == "reminder" and t.claim_id in claims:
             by_case[claims[t.claim_id].case_id].append(tid)
-    candidates = {cid: tids for cid, tids in by_case.items() if cid not in due_cases}
+    candidates = {cid: tids for cid, tids in by_case.items() if cid not in mixed}
     letters: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     if candidates:
@@ -109,7 +115,7 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
             open_of[r.case_id].append(r)
         for case_id, tids in candidates.items():
             mine = open_of[case_id]
-            per_claim = defaultdict(int)
+            per_claim: dict[str, int] = defaultdict(int)
             for r in mine:
                 per_claim[r.invoice_id] += 1
             plain = (
