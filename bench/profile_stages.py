@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--postgres-url", default=None)
     p.add_argument("--profile", default=None, help="actor to cProfile (ingest_events, fire_timers, dispatch_letters)")
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--sort", default="cumulative", help="cProfile order: cumulative, tottime, ncalls ...")
     p.add_argument("--one-by-one", action="store_true",
                    help="without the set-based paths (ingest.BATCH_HANDLERS, bulk_steps, bulk_letters): the old figures")
     args = p.parse_args(argv)
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"invoices": n, "elapsed_s": elapsed, "wall": wall, "cpu": cpu, "sql": sql, "load": os.getloadavg()}))
         if args.profile:
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(out.getvalue())
         if reminded != n or dead:
             print("VERIFICATION FAILED", file=sys.stderr)
