@@ -10,6 +10,8 @@ import dramatiq
 from likvid.service import ingest
 from likvid.service.app import bootstrap
 from likvid.service.batches import run_batch
+from likvid.service.bulk_letters import dispatch_many
+from likvid.service.bulk_steps import fire_many
 from likvid.service.channels import send_emails as send_emails_service
 from likvid.service.letters import dispatch
 from likvid.service.records import (
@@ -50,13 +52,15 @@ def ingest_event(event: Any) -> None:
 @dramatiq.actor(queue_name=QUEUE_STEPS, **RETRIES)
 def fire_timers(timer_ids: list[int]) -> None:
     app = bootstrap()
-    run_batch(app, "fire_timers", timer_ids, lambda s, now, tid: fire(s, app, now, int(tid)), current_message_id())
+    run_batch(app, "fire_timers", timer_ids, lambda s, now, tid: fire(s, app, now, int(tid)), current_message_id(),
+              bulk=lambda s, now, ids: fire_many(s, app, now, ids))
 
 
 @dramatiq.actor(queue_name=QUEUE_LETTERS, **RETRIES)
 def dispatch_letters(letter_ids: list[str]) -> None:
     app = bootstrap()
-    run_batch(app, "dispatch_letters", letter_ids, lambda s, now, lid: dispatch(s, app, now, str(lid)), current_message_id())
+    run_batch(app, "dispatch_letters", letter_ids, lambda s, now, lid: dispatch(s, app, now, str(lid)), current_message_id(),
+              bulk=lambda s, now, ids: dispatch_many(s, app, now, ids))
 
 
 @dramatiq.actor(queue_name=QUEUE_EMAIL, **RETRIES)

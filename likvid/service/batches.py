@@ -26,13 +26,17 @@ from likvid.service.records import jsonable, mark_processed
 log = logging.getLogger("likvid.batches")
 
 Item = Callable[[Session, datetime, Any], Any]
+#: Set-based handling of the whole batch; returns the items it left for ``fn``, in order.
+Bulk = Callable[[Session, datetime, list[Any]], list[Any]]
 
 
-def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str | None) -> None:
+def run_batch(app: App, actor: str, items: list[Any], fn: Item, message_id: str | None, bulk: Bulk | None = None) -> None:
+    """``bulk`` (if given) runs first in the fast path's transaction; should the batch fail,
+    the items are redone one by one with ``fn`` alone."""
     try:
         with transaction(app.db) as s:
             now = app.clock.now(s)
-            for item in items:
+            for item in bulk(s, now, items) if bulk else items:
                 fn(s, now, item)
             mark_processed(s, message_id, now)
         return

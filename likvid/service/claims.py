@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +51,6 @@ def case_for(session: Session, app: App, now: datetime, customer_id: str, credit
     """The customer's one case with the creditor, created on first need, locked."""
     table = CollectionCase.__table__
     insert = sqlite_insert if is_sqlite(session.get_bind()) else pg_insert
-    creditor = app.policy.creditors[creditor_id]
     mine = select(CollectionCase).where(
         CollectionCase.customer_id == customer_id, CollectionCase.creditor_id == creditor_id
     )
@@ -59,12 +59,10 @@ def case_for(session: Session, app: App, now: datetime, customer_id: str, credit
     case = session.scalar(mine)
     if case is not None:
         return case
-    digest = int(hashlib.sha256(f"{creditor_id}/{customer_id}".encode()).hexdigest(), 16)
-    base = f"{creditor.ocr_prefix}{CASE_OCR_MARK}{digest % 10**10:010d}"
     stmt = insert(table).values(
         customer_id=customer_id,
         creditor_id=creditor_id,
-        ocr_reference=generate_ocr(base, creditor.ocr_length_digit),
+        ocr_reference=case_ocr(app, customer_id, creditor_id),
         policy_version=app.policy.version,
         opened_at=to_db(now),
     )
@@ -74,6 +72,13 @@ def case_for(session: Session, app: App, now: datetime, customer_id: str, credit
     return case
 
 
+def case_ocr(app: App, customer_id: str, creditor_id: str) -> str:
+    """The OCR reference of the customer's case with the creditor (fixed by the two ids)."""
+    creditor = app.policy.creditors[creditor_id]
+    digest = int(hashlib.sha256(f"{creditor_id}/{customer_id}".encode()).hexdigest(), 16)
+    return generate_ocr(f"{creditor.ocr_prefix}{CASE_OCR_MARK}{digest % 10**10:010d}", creditor.ocr_length_digit)
+
+
 def ocr_owner(session: Session, creditor_id: str, ocr: str) -> str | None:
     """The invoice that already uses ``ocr`` with this creditor (references are per bankgiro)."""
     return session.scalar(
@@ -81,16 +86,21 @@ def ocr_owner(session: Session, creditor_id: str, ocr: str) -> str | None:
     )
 
 
-def claim_ocr(session: Session, app: App, creditor_id: str, invoice_number: str, invoice_id: str) -> str:
-    """A generated OCR reference (§7.1): the creditor's prefix and the invoice number's digits,
-    with length and check digit as the creditor's bankgiro agreement says."""
+def ocr_candidates(app: App, creditor_id: str, invoice_number: str, invoice_id: str) -> Iterator[str]:
+    """The references ``claim_ocr`` tries, in order: the first one free is the claim's."""
     creditor = app.policy.creditors[creditor_id]
     digits = "".join(ch for ch in invoice_number if ch.isdigit())
     if not digits or len(creditor.ocr_prefix + digits) > 20:
         digits = str(int(hashlib.sha256(invoice_id.encode()).hexdigest(), 16) % 10**12)
     base = creditor.ocr_prefix + digits
     for suffix in ("", *map(str, range(1, 100))):
-        ref = generate_ocr(base + suffix, creditor.ocr_length_digit)
+        yield generate_ocr(base + suffix, creditor.ocr_length_digit)
+
+
+def claim_ocr(session: Session, app: App, creditor_id: str, invoice_number: str, invoice_id: str) -> str:
+    """A generated OCR reference (§7.1): the creditor's prefix and the invoice number's digits,
+    with length and check digit as the creditor's bankgiro agreement says."""
+    for ref in ocr_candidates(app, creditor_id, invoice_number, invoice_id):
         if ocr_owner(session, creditor_id, ref) is None:
             return ref
     raise Rejected("data.ocr_reference", "could not be generated uniquely; give one")

@@ -24,6 +24,7 @@ from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, 
 from likvid.service import claims as claims_service
 from likvid.service import credit, handoff, holds, payments, plans, suspension
 from likvid.service.app import App
+from likvid.service.bulk_ingest import invoices_issued
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
@@ -135,7 +136,9 @@ HANDLERS: dict[str, Handler] = {
 #: returns the events it did not take; those are then applied one by one, in their order,
 #: after the ones it took, so it must decline every later event that depends on a declined one.
 BatchHandler = Callable[[Session, App, datetime, list[Event]], list[Event]]
-BATCH_HANDLERS: dict[str, BatchHandler] = {}
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    "invoice-issued": invoices_issued,
+}
 
 
 def apply_event(s: Session, app: App, now: datetime, event: Event, stored: ReceivedEvent | None = None) -> str:

@@ -115,20 +115,8 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
 
     fer = _late_payment_compensation(session, app, now, letter, case.creditor_id, customer, keep, fees)
     if letter.kind == "reminder":
-        for claim in keep:
-            if fer:
-                break
-            charged = _fee_count(session, claim.invoice_id, "reminder fee")
-            fee = reminder_fee_ore(claim_nature=claim.claim_nature, claim_kind=claim.claim_kind,
-                                   reminder_fee_agreed=claim.reminder_fee_agreed,
-                                   already_charged=charged, fee_ore=steps.reminder_fee_ore)
-            if fee:
-                ledger.post(session, now, claim.invoice_id, "fee", "fee", fee, today, ref=letter.id, note="reminder fee")
-                fees.append({"kind": "reminder_fee", "amount_ore": fee, "basis": BASIS_REMINDER_FEE})
-        deadline = payment_deadline(today, steps.reminder_days_to_pay, min_days=0,
-                                    presumed_delivery_bank_days=steps.presumed_delivery_bank_days,
-                                    min_bank_days_after_receipt=0)
-        next_step = {"kind": "collection_demand", "on_or_after": demand_due_on(deadline, steps.demand_after_days)}
+        charged = {c.invoice_id: 0 if fer else _fee_count(session, c.invoice_id, "reminder fee") for c in keep}
+        deadline, next_step = reminder_terms(session, now, letter, keep, steps, fees, charged, fer)
     elif letter.kind == "collection_demand":
         interest_lines = _post_interest(session, app, now, letter, keep)
         capital = sum(amounts[c.invoice_id][0].capital for c in keep)
@@ -157,6 +145,34 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
         deadline = hold.until if hold else None
 
     amounts = ledger.collectible_amounts(session, [c.invoice_id for c in keep])
+    return send(session, app, now, letter, case, customer, keep, amounts, fees, interest_lines, deadline, next_step)
+
+
+def reminder_terms(session: Session, now: datetime, letter: Letter, keep: list[Claim], steps: Any,
+                   fees: list[dict[str, Any]], charged: dict[str, int], fer: bool) -> tuple[date, dict[str, Any]]:
+    """A reminder's fees (posted; ``charged``: reminder fees each claim already bears), its
+    deadline and what follows it."""
+    today = now.date()
+    for claim in keep:
+        if fer:
+            break
+        fee = reminder_fee_ore(claim_nature=claim.claim_nature, claim_kind=claim.claim_kind,
+                               reminder_fee_agreed=claim.reminder_fee_agreed,
+                               already_charged=charged[claim.invoice_id], fee_ore=steps.reminder_fee_ore)
+        if fee:
+            ledger.post(session, now, claim.invoice_id, "fee", "fee", fee, today, ref=letter.id, note="reminder fee")
+            fees.append({"kind": "reminder_fee", "amount_ore": fee, "basis": BASIS_REMINDER_FEE})
+    deadline = payment_deadline(today, steps.reminder_days_to_pay, min_days=0,
+                                presumed_delivery_bank_days=steps.presumed_delivery_bank_days,
+                                min_bank_days_after_receipt=0)
+    return deadline, {"kind": "collection_demand", "on_or_after": demand_due_on(deadline, steps.demand_after_days)}
+
+
+def send(session: Session, app: App, now: datetime, letter: Letter, case: CollectionCase, customer: Customer,
+         keep: list[Claim], amounts: dict[str, Any], fees: list[dict[str, Any]], interest_lines: list[InterestLine],
+         deadline: date | None, next_step: dict[str, Any]) -> str:
+    """Render, record and hand over a decided letter; the claims move on."""
+    today = now.date()
     context = build_context(app, letter, case, customer, keep, amounts, fees, interest_lines,
                             deadline, next_step, today)
     rendered = render_letter(letter.kind, customer.language, context)

@@ -118,7 +118,7 @@ def render_markup(kind: str, language: str, context: Mapping[str, Any]) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = new_environment(autoescape=False)
+    env = new_environment(autoescape=False, tag="pdf")
     env.filters["para"] = _para
     env.filters["lines"] = _lines
     env.filters["line"] = _line

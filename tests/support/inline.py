@@ -16,6 +16,8 @@ from likvid.models import OutboxMessage, Timer
 from likvid.service import ingest
 from likvid.service.app import App
 from likvid.service.batches import run_batch
+from likvid.service.bulk_letters import dispatch_many
+from likvid.service.bulk_steps import fire_many
 from likvid.service.channels import send_emails
 from likvid.service.letters import dispatch
 from likvid.service.progress import set_clock
@@ -33,9 +35,11 @@ class Inline:
         if actor == "ingest_events":
             ingest.handle(app, args[0], row_id)
         elif actor == "fire_timers":
-            run_batch(app, actor, args[0], lambda s, now, tid: fire(s, app, now, int(tid)), row_id)
+            run_batch(app, actor, args[0], lambda s, now, tid: fire(s, app, now, int(tid)), row_id,
+                      bulk=lambda s, now, ids: fire_many(s, app, now, ids))
         elif actor == "dispatch_letters":
-            run_batch(app, actor, args[0], lambda s, now, lid: dispatch(s, app, now, str(lid)), row_id)
+            run_batch(app, actor, args[0], lambda s, now, lid: dispatch(s, app, now, str(lid)), row_id,
+                      bulk=lambda s, now, ids: dispatch_many(s, app, now, ids))
         elif actor == "send_emails":
             send_emails(app, args[0])
             with transaction(app.db) as s:

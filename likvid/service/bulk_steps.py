@@ -1,0 +1,152 @@
+"""Timer firing set-based: a message's ``invoice_due`` and ``reminder`` timers in a few statements.
+
+``fire_many`` leaves what ``steps.fire`` for each timer, in order, would leave, for the timers
+it takes, and returns the others for ``steps.fire``. It locks the cases first (in id order),
+then the timers, reads every claim, balance and hold of the batch in one go, and writes with
+one statement per table.
+
+It takes:
+
+- ``invoice_due`` timers still pending or emitted whose claim exists (``claims.mark_due``);
+- ``reminder`` timers of a case where every claim with an open, due reminder timer is at stage
+  ``due``, open, owed and free of holds (``steps._chain_step`` with ``_also_due``): one
+  consolidated letter per case, the first of the batch's timers leading, the case's other
+  due timers finished as consolidated with it.
+
+Everything else (other kinds, skipped steps, holds, a case with both a due date and a reminder
+firing in the batch, a timer already done) goes to ``steps.fire``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from likvid.clock import start_of_day, to_db
+from likvid.db import is_sqlite
+from likvid.models import Claim, CollectionCase, Letter, LetterClaim, TimelineEntry, Timer
+from likvid.rules.collection import reason_not_to_press, reminder_due_on
+from likvid.service import ledger
+from likvid.service.app import App
+from likvid.service.records import dispatch_later, jsonable
+
+OPEN = ("pending", "emitted")
+
+
+def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -> list[Any]:
+    """Fire what is plain set-based; returns the timer ids left for ``steps.fire``, in order."""
+    ids = [int(t) for t in timer_ids]
+    if len(set(ids)) != len(ids):
+        return list(timer_ids)
+    sqlite = is_sqlite(session.get_bind())
+    at = to_db(now)
+    case_ids = sorted(set(session.scalars(
+        select(Claim.case_id).join(Timer, Timer.claim_id == Claim.invoice_id).where(Timer.id.in_(ids)))))
+    if not case_ids:
+        return list(timer_ids)
+    lock = select(CollectionCase.id, CollectionCase.customer_id).where(CollectionCase.id.in_(case_ids)).order_by(CollectionCase.id)
+    timer_q = select(Timer.id, Timer.kind, Timer.status, Timer.claim_id).where(Timer.id.in_(ids)).order_by(Timer.id)
+    if not sqlite:
+        lock, timer_q = lock.with_for_update(), timer_q.with_for_update()
+    customers = {r.id: r.customer_id for r in session.execute(lock)}
+    timers = {r.id: r for r in session.execute(timer_q)}
+    claim_ids = {t.claim_id for t in timers.values() if t.claim_id}
+    claims = {c.invoice_id: c for c in session.execute(select(*Claim.__table__.c).where(Claim.invoice_id.in_(claim_ids)))}
+
+    def cases_of(kind: str) -> set[int]:
+        return {claims[t.claim_id].case_id for t in timers.values() if t.kind == kind and t.claim_id in claims}
+
+    # A case with a due date and a reminder firing in one batch goes one by one, in order (a
+    # claim that falls due may join the reminder when it catches up on missed days).
+    mixed = cases_of("invoice_due") & cases_of("reminder")
+    taken: set[int] = set()
+    finished: dict[str, list[int]] = defaultdict(list)  # outcome → timer ids
+    new_timers: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    now_due: list[str] = []
+
+    # invoice_due: claims.mark_due
+    for tid in ids:
+        t = timers.get(tid)
+        if (t is None or t.kind != "invoice_due" or t.status not in OPEN or t.claim_id not in claims
+                or claims[t.claim_id].case_id in mixed):
+            continue
+        c = claims[t.claim_id]
+        if c.stage != "issued":
+            outcome = f"already {c.stage}"
+        elif c.status != "open":
+            outcome = f"claim {c.status}"
+        else:
+            outcome = "due"
+            on = reminder_due_on(c.effective_due_date, app.policy.steps_for(c.creditor_id, c.claim_kind).reminder_after_days)
+            now_due.append(c.invoice_id)
+            new_timers.append({"kind": "reminder", "claim_id": c.invoice_id, "ref": None,
+                               "due_at": to_db(start_of_day(on)), "status": "pending", "created_at": at})
+            timeline.append({"at": at, "type": "invoice-due", "claim_id": c.invoice_id, "customer_id": c.customer_id,
+                             "case_id": c.case_id, "basis": None, "details": jsonable({"source": "due date", "reminder_on": on})})
+        finished[outcome].append(tid)
+        taken.add(tid)
+
+    # reminder: steps._chain_step + _also_due, one letter per case
+    by_case: dict[int, list[int]] = defaultdict(list)
+    for tid in ids:
+        t = timers.get(tid)
+        if t is not None and t.kind == "reminder" and t.claim_id in claims:
+            by_case[claims[t.claim_id].case_id].append(tid)
+    candidates = {cid: tids for cid, tids in by_case.items() if cid not in mixed}
+    letters: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    if candidates:
+        # Every claim of these cases with an open reminder timer due now (what _also_due looks at).
+        rows = session.execute(
+            select(Claim.invoice_id, Claim.case_id, Claim.status, Claim.stage, Claim.effective_due_date,
+                   Timer.id.label("timer_id"))
+            .join(Timer, Timer.claim_id == Claim.invoice_id)
+            .where(Claim.case_id.in_(candidates), Timer.kind == "reminder", Timer.status.in_(OPEN), Timer.due_at <= at)
+        ).all()
+        amounts = ledger.collectible_amounts(session, {r.invoice_id for r in rows})
+        open_of: dict[int, list[Any]] = defaultdict(list)
+        for r in rows:
+            open_of[r.case_id].append(r)
+        for case_id, tids in candidates.items():
+            mine = open_of[case_id]
+            per_claim: dict[str, int] = defaultdict(int)
+            for r in mine:
+                per_claim[r.invoice_id] += 1
+            plain = (
+                {r.timer_id for r in mine} >= set(tids)
+                and all(n == 1 for n in per_claim.values())
+                and all(r.stage == "due" and reason_not_to_press(r.status, amounts[r.invoice_id][0].total,
+                                                                   amounts[r.invoice_id][1]) is None for r in mine)
+            )
+            if not plain:
+                continue
+            lead = timers[tids[0]]
+            lead_claim = claims[lead.claim_id]
+            others = sorted((r for r in mine if r.invoice_id != lead.claim_id), key=lambda r: (r.effective_due_date, r.invoice_id))
+            batch = [lead.claim_id] + [r.invoice_id for r in others]
+            level = lead_claim.reminder_level + 1
+            letter_id = "L" + uuid.uuid4().hex[:20]
+            letters.append({"id": letter_id, "kind": "reminder", "case_id": case_id, "customer_id": customers[case_id],
+                            "level": level, "status": "pending", "created_at": at, "details": {}})
+            links.extend({"letter_id": letter_id, "claim_id": cl, "kind": "reminder", "level": level,
+                          "status": "included"} for cl in batch)
+            finished[f"letter {letter_id} for {len(batch)} claim(s)"].append(lead.id)
+            finished[f"consolidated with timer {lead.id}"].extend(r.timer_id for r in others)
+            taken.update(tids)
+            dispatch_later(session, letter_id)
+
+    if now_due:
+        session.execute(update(Claim.__table__).where(Claim.invoice_id.in_(now_due)).values(stage="due"))
+    for model, new_rows in ((Timer, new_timers), (TimelineEntry, timeline), (Letter, letters), (LetterClaim, links)):
+        if new_rows:
+            session.execute(insert(model.__table__), new_rows)
+    for outcome, done in finished.items():
+        session.execute(update(Timer.__table__).where(Timer.id.in_(done))
+                        .values(status="done", done_at=at, outcome=outcome[:500]))
+    return [t for t in timer_ids if int(t) not in taken]
