@@ -21,7 +21,7 @@ from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
-from likvid.service import holds, payments, plans
+from likvid.service import holds, payment_batch, payments, plans
 from likvid.service.app import App
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
@@ -128,7 +128,9 @@ HANDLERS: dict[str, Handler] = {
 #: returns the events it did not take; those are then applied one by one, in their order,
 #: after the ones it took, so it must decline every later event that depends on a declined one.
 BatchHandler = Callable[[Session, App, datetime, list[Event]], list[Event]]
-BATCH_HANDLERS: dict[str, BatchHandler] = {}
+BATCH_HANDLERS: dict[str, BatchHandler] = {
+    "payment-received": payment_batch.receive_batch,
+}
 
 
 def apply_event(s: Session, app: App, now: datetime, event: Event, stored: ReceivedEvent | None = None) -> str:
