@@ -26,7 +26,8 @@ from likvid.service.app import App
 from likvid.service.publish import publish_lines
 from likvid.service.records import record
 
-#: Events published per database transaction.
+#: Events published per database transaction, and per ingest message: one message is one
+#: set-based run of payments (payment_batch.receive_batch).
 CHUNK = 1000
 
 
@@ -85,7 +86,7 @@ def _event(p: Payment, occurred_at: str) -> dict[str, Any]:
 
 def _flush(app: App, batch: list[str], unmatched: list[Payment], result: ImportSummary) -> None:
     if batch:
-        results, accepted = publish_lines(app, batch)
+        results, accepted = publish_lines(app, batch, batch=CHUNK)
         result.accepted_ids += accepted
         for r in results:
             key = {"accepted": "matched", "duplicate": "duplicates"}.get(r["status"], "rejected")

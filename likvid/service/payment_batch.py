@@ -22,12 +22,15 @@ for a surplus (tests/flow/test_payment_batch.py compares both paths on SQLite an
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
@@ -84,6 +87,31 @@ class _Taken:
     surplus: int
 
 
+def _in(s: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a
+    thousand (the driver parses every placeholder of a long IN list)."""
+    values = list(values)
+    if is_sqlite(s.get_bind()):
+        return column.in_(values)
+    return column == any_(literal(values, ARRAY(column.type)))
+
+
+def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
+    if is_sqlite(s.get_bind()):
+        s.execute(insert(table), rows)
+        return
+    # COPY knows only the server's defaults: add the model's scalar ones, as an INSERT does.
+    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
+                if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    columns = [*rows[0], *defaults]
+    conn = s.connection().connection.driver_connection
+    with conn.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v
+                            for v in (*row.values(), *defaults.values())])
+
+
 def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:
     """Apply the plain payments of ``events`` set-based; returns the others, in order."""
     s.flush()
@@ -95,7 +123,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
     # Who is paid (before the lock: a claim's case never changes).
     targets = s.execute(
         select(Claim.invoice_id, Claim.case_id, Claim.ocr_reference).where(
-            or_(Claim.invoice_id.in_(invoice_ids), Claim.ocr_reference.in_(refs))
+            or_(_in(s, Claim.invoice_id, invoice_ids), _in(s, Claim.ocr_reference, refs))
         )
     ).all()
     case_of = {t.invoice_id: t.case_id for t in targets}
@@ -104,7 +132,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         if t.ocr_reference in refs:
             by_ocr[t.ocr_reference].append(t.invoice_id)
     case_by_ocr = dict(s.execute(
-        select(CollectionCase.ocr_reference, CollectionCase.id).where(CollectionCase.ocr_reference.in_(refs))
+        select(CollectionCase.ocr_reference, CollectionCase.id).where(_in(s, CollectionCase.ocr_reference, refs))
     ).all()) if refs else {}
 
     def target(d: Any) -> tuple[str | None, int | None]:
@@ -125,12 +153,12 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
     # itself for a payment not stored yet), then the cases in id order (claims.lock_case).
     lock_keys(s, (f"payment:{pid}" for pid in pids))
     if cases and not is_sqlite(s.get_bind()):
-        s.execute(select(CollectionCase.id).where(CollectionCase.id.in_(cases))
+        s.execute(select(CollectionCase.id).where(_in(s, CollectionCase.id, cases))
                   .order_by(CollectionCase.id).with_for_update()).all()
 
-    stored = set(s.scalars(select(Payment.payment_id).where(Payment.payment_id.in_(pids))))
+    stored = set(s.scalars(select(Payment.payment_id).where(_in(s, Payment.payment_id, pids))))
     waited_for = {k.removeprefix("payment:") for k in s.scalars(
-        select(ParkedEvent.waiting_for).where(ParkedEvent.waiting_for.in_([f"payment:{p}" for p in pids])))}
+        select(ParkedEvent.waiting_for).where(_in(s, ParkedEvent.waiting_for, [f"payment:{p}" for p in pids])))}
     claims: dict[str, _Claim] = {}
     open_by_case: dict[int, list[_Claim]] = defaultdict(list)
     blocked: set[int] = set()
@@ -139,7 +167,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         rows = s.execute(
             select(Claim.invoice_id, Claim.case_id, Claim.customer_id, Claim.creditor_id, Claim.status,
                    Claim.stage, Claim.effective_due_date)
-            .where(Claim.case_id.in_(cases), or_(Claim.status == "open", Claim.invoice_id.in_(target_ids)))
+            .where(_in(s, Claim.case_id, cases), or_(Claim.status == "open", _in(s, Claim.invoice_id, target_ids)))
             .order_by(Claim.effective_due_date, Claim.invoice_id)
         ).all()
         for r in rows:
@@ -153,7 +181,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         open_ids = [c.invoice_id for cs in open_by_case.values() for c in cs]
         for claim_id, component, total in s.execute(
             select(LedgerEntry.claim_id, LedgerEntry.component, func.sum(LedgerEntry.amount_ore))
-            .where(LedgerEntry.claim_id.in_(open_ids))
+            .where(_in(s, LedgerEntry.claim_id, open_ids))
             .group_by(LedgerEntry.claim_id, LedgerEntry.component)
         ):
             claims[claim_id].balance[component] = int(total or 0)
@@ -164,8 +192,8 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         for claim_id, case_id, customer_id in s.execute(
             select(Hold.claim_id, Hold.case_id, Hold.customer_id).where(
                 Hold.ended_at.is_(None),
-                or_(Hold.claim_id.in_(open_ids), Hold.case_id.in_(cases),
-                    and_(Hold.claim_id.is_(None), Hold.case_id.is_(None), Hold.customer_id.in_(customers))),
+                or_(_in(s, Hold.claim_id, open_ids), _in(s, Hold.case_id, cases),
+                    and_(Hold.claim_id.is_(None), Hold.case_id.is_(None), _in(s, Hold.customer_id, customers))),
             )
         ):
             if claim_id is not None:
@@ -176,7 +204,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
             else:
                 blocked |= cases_of_customer.get(customer_id, set())
         for customer_id in s.scalars(
-            select(PaymentPlan.customer_id).where(PaymentPlan.customer_id.in_(customers),
+            select(PaymentPlan.customer_id).where(_in(s, PaymentPlan.customer_id, customers),
                                                   PaymentPlan.status.in_(PLAN_IN_PLAY))
         ):
             blocked |= cases_of_customer.get(customer_id, set())
@@ -247,11 +275,11 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     settled = [cid for t in taken for cid in t.settled]
     cancelled: dict[str, int] = defaultdict(int)
     if settled:
-        s.execute(update(Claim.__table__).where(Claim.__table__.c.invoice_id.in_(settled))
+        s.execute(update(Claim.__table__).where(_in(s, Claim.__table__.c.invoice_id, settled))
                   .values(status="settled", closed_at=at))
         timers = Timer.__table__
         for (claim_id,) in s.execute(
-            update(timers).where(timers.c.claim_id.in_(settled), timers.c.status.in_(("pending", "emitted")))
+            update(timers).where(_in(s, timers.c.claim_id, settled), timers.c.status.in_(("pending", "emitted")))
             .values(status="cancelled", done_at=at, outcome="claim settled").returning(timers.c.claim_id)
         ):
             cancelled[claim_id] += 1
@@ -284,10 +312,10 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
         if t.surplus:
             note("overpayment-recorded", customer_id=t.customer_id, case_id=t.case_id, payment_id=d.payment_id,
                  amount=t.surplus, basis=OVERPAYMENT_BASIS)
-    for table, rows in ((ReceivedEvent, events_rows), (Payment, payment_rows), (LedgerEntry, entry_rows),
+    for model, rows in ((ReceivedEvent, events_rows), (Payment, payment_rows), (LedgerEntry, entry_rows),
                         (TimelineEntry, timeline_rows), (OutboxMessage, outbox_rows)):
         if rows:
-            s.execute(insert(table.__table__), rows)
+            _insert(s, model.__table__, rows)
     # Objects loaded earlier in this transaction (an earlier run of the same message) must not
     # hide what the statements above changed from the events applied one by one after this.
     s.expire_all()

@@ -18,8 +18,10 @@ from likvid.service.records import QUEUE_INGEST, enqueue
 BATCH = 100
 
 
-def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Returns one result per non-empty line, and the ids accepted for processing."""
+def publish_lines(app: App, lines: Iterable[str], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
+    """Returns one result per non-empty line, and the ids accepted for processing. ``batch``
+    events go in one ingest message (one transaction; a run of one type applied set-based
+    where ingest.BATCH_HANDLERS has a handler for it)."""
     results: list[dict[str, Any]] = []
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
@@ -45,16 +47,15 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
         known = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_([i for i, _ in accepted]))))
         fresh: list[Any] = []
         seen: set[str] = set()
+        for r in results:
+            if r["id"] in known and r["status"] == "accepted":
+                r["status"] = "duplicate"
         for event_id, raw in accepted:
-            if event_id in known or event_id in seen:
-                for r in results:
-                    if r["id"] == event_id and r["status"] == "accepted" and event_id in known:
-                        r["status"] = "duplicate"
-                if event_id in seen:
-                    continue
+            if event_id in seen:
+                continue
             seen.add(event_id)
             if event_id not in known:
                 fresh.append(raw)
-        for i in range(0, len(fresh), BATCH):
-            enqueue(s, now, QUEUE_INGEST, "ingest_events", fresh[i : i + BATCH])
+        for i in range(0, len(fresh), batch):
+            enqueue(s, now, QUEUE_INGEST, "ingest_events", fresh[i : i + batch])
     return results, [i for i, _ in accepted]
