@@ -176,6 +176,20 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def service_cpu(service: Any) -> dict[str, float]:
+    """CPU seconds used so far by all processes of each service child."""
+    return {child.name: sum(_cpu_s(p) for p in _group(child.proc.pid))
+            for child in service.children if child.proc is not None}
+
+
 def service_peaks(service: Any) -> dict[str, list[float]]:
     """Peak RSS (MB) of every process of each service child (workers: the CLI and its workers)."""
     return {child.name: sorted((round(_peak_mb(p), 1) for p in _group(child.proc.pid)), reverse=True)
@@ -220,13 +234,14 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
         threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
         time.sleep(5)  # the workers boot (not timed)
 
+        cpu0 = service_cpu(service)
         likvid = [sys.executable, "-m", "likvid", "import", "bgmax", str(file)]
         out = open(home / "import.log", "wb")  # noqa: SIM115 - handed to the child
         t0 = time.perf_counter()
         proc = subprocess.Popen(likvid, env={**os.environ}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         import_rc: int | None = None
         import_rss_mb = 0.0
-        import_s = 0.0
+        import_s = import_cpu_s = 0.0
         applied = 0
         deadline = t0 + timeout
         with read_session(app.db) as s:
@@ -236,6 +251,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                     if pid:
                         import_rc = os.waitstatus_to_exitcode(status)
                         import_rss_mb = usage.ru_maxrss / 1024
+                        import_cpu_s = usage.ru_utime + usage.ru_stime
                         import_s = time.perf_counter() - t0
                         proc.returncode = import_rc
                         if import_rc != 0:
@@ -251,6 +267,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
         elapsed = time.perf_counter() - t0
         out.close()
         peaks = service_peaks(service)
+        cpu = {name: round(s - cpu0.get(name, 0.0), 2) for name, s in service_cpu(service).items()}
         with read_session(app.db) as s:
             q = lambda sql: int(s.execute(text(sql)).scalar() or 0)  # noqa: E731
             check = {
@@ -280,7 +297,9 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
             raise SystemExit(f"service children restarted: {restarts}")
         return {"payments_per_s": n / elapsed, "elapsed_s": elapsed, "import_s": import_s,
                 "import_peak_rss_mb": import_rss_mb, "worker_peak_rss_mb": peaks.get("worker", []),
-                "relay_peak_rss_mb": peaks.get("relay", []), "check": check}
+                "relay_peak_rss_mb": peaks.get("relay", []),
+                "cpu_s": {"import": round(import_cpu_s, 2), **cpu},
+                "cpu_ms_per_payment": round(1000 * (import_cpu_s + sum(cpu.values())) / n, 3), "check": check}
     finally:
         if service is not None:
             service.stop()
@@ -350,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             run = import_run(pg, args.payments, total, file, args.processes, args.threads, workdir, args.timeout)
             runs.append(run)
             log(f"  import: {run['payments_per_s']:,.0f} payments/s ({run['elapsed_s']:.1f} s; command {run['import_s']:.1f} s); "
-                f"peak RSS import {run['import_peak_rss_mb']:.0f} MB, workers {run['worker_peak_rss_mb']} MB")
+                f"peak RSS import {run['import_peak_rss_mb']:.0f} MB, workers {run['worker_peak_rss_mb']} MB; "
+                f"CPU s {run['cpu_s']} ({run['cpu_ms_per_payment']:.2f} ms per payment, PostgreSQL not counted)")
     finally:
         if pg is not None:
             pg.close()
@@ -372,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{i:>4} {r:>17,.0f} {p['payments_per_s']:>11,.0f} {p['elapsed_s']:>10.1f} {p['import_s']:>10.1f} "
               f"{p['import_peak_rss_mb']:>10.0f} {str(p['worker_peak_rss_mb']):>26}")
     print(f"{'med':>4} {raw_med:>17,.0f} {rate_med:>11,.0f}")
+    cpu_ms = median(r["cpu_ms_per_payment"] for r in runs)
+    print(f"CPU per payment (import command + workers + scheduler + relay, PostgreSQL not counted): median {cpu_ms:.2f} ms; "
+          + "; ".join(f"round {i}: {r['cpu_s']}" for i, r in enumerate(runs, start=1)))
     print(f"payments/s median {rate_med:,.0f} (target >= {TARGET_PER_S:,}); ratio to raw no-op {rate_med / raw_med:.3f}; "
           f"peak RSS: import {import_rss:.0f} MB, largest worker process {worker_rss:.0f} MB (target < {TARGET_RSS_MB}) "
           f"{'PASS' if passed else 'FAIL'}")
@@ -379,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({
         "benchmark": "bgmax_import", "date": datetime.now().astimezone().isoformat(timespec="seconds"),
         "payments": args.payments, "runs": args.runs, "raw_noop_msgs_per_s_median": round(raw_med, 1),
-        "payments_per_s_median": round(rate_med, 1), "ratio": round(rate_med / raw_med, 4),
+        "payments_per_s_median": round(rate_med, 1), "cpu_ms_per_payment_median": cpu_ms, "ratio": round(rate_med / raw_med, 4),
         "import_peak_rss_mb": round(import_rss, 1), "worker_peak_rss_mb": round(worker_rss, 1),
         "target_payments_per_s": TARGET_PER_S, "target_rss_mb": TARGET_RSS_MB, "pass": passed,
         "raw_noop_msgs_per_s_runs": [round(r, 1) for r in raw],

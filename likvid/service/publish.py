@@ -18,23 +18,27 @@ from likvid.service.records import QUEUE_INGEST, enqueue
 BATCH = 100
 
 
-def publish_lines(app: App, lines: Iterable[str], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
-    """Returns one result per non-empty line, and the ids accepted for processing. ``batch``
-    events go in one ingest message (one transaction; a run of one type applied set-based
-    where ingest.BATCH_HANDLERS has a handler for it)."""
+def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
+    """Returns one result per non-empty line, and the ids accepted for processing. A line may
+    also be an event already parsed from JSON (a dict). ``batch`` events go in one ingest
+    message (one transaction; a run of one type applied set-based where
+    ingest.BATCH_HANDLERS has a handler for it)."""
     results: list[dict[str, Any]] = []
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if isinstance(line, dict):
+            raw: Any = line
+        elif not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({exc.msg})"}])
-            rejected.append((line, res))
-            results.append(res.as_dict())
-            continue
+        else:
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({exc.msg})"}])
+                rejected.append((line, res))
+                results.append(res.as_dict())
+                continue
         event, res = ingest.validate(raw)
         if event is None:
             rejected.append((raw, res))

@@ -30,6 +30,8 @@ OUTBOUND_STREAM = "likvid:outbound"
 
 
 def jsonable(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
