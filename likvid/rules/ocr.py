@@ -5,19 +5,14 @@ Basis: SWEDISH-RULES.md §7.1.
 
 from __future__ import annotations
 
-from stdnum import luhn
-
 #: Shortest OCR reference, check digit included. [M] SWEDISH-RULES.md §7.1.
 MIN_OCR_LENGTH = 2
 #: Longest OCR reference: the 25-character BgMax reference field. SWEDISH-RULES.md §7.1, §7.2.
 MAX_OCR_LENGTH = 25
 
-_DIGITS = frozenset("0123456789")
-
-
 def _is_digits(text: str) -> bool:
-    # str.isdigit() also accepts non-ASCII digits such as "²" or Arabic-Indic digits.
-    return bool(text) and set(text) <= _DIGITS
+    # str.isdigit() alone also accepts non-ASCII digits such as "²" or Arabic-Indic digits.
+    return text.isascii() and text.isdigit()
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -27,7 +22,14 @@ def luhn_check_digit(digits: str) -> str:
     """
     if not _is_digits(digits):
         raise ValueError("must contain only digits")
-    return luhn.calc_check_digit(digits)
+    # From the right: every other digit doubled (its digit sum taken), starting with the last.
+    total = 0
+    for position, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if not position % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return str(-total % 10)
 
 
 def generate_ocr(

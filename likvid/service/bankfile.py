@@ -11,7 +11,6 @@ the unmatched list with what the bank said about the payer, for staff to match b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,8 @@ from likvid.service.app import App
 from likvid.service.publish import publish_lines
 from likvid.service.records import record
 
-#: Events published per database transaction.
+#: Events published per database transaction, and per ingest message: one message is one
+#: set-based run of payments (payment_batch.receive_batch).
 CHUNK = 1000
 
 
@@ -57,12 +57,12 @@ def import_bgmax(app: App, path: Path, *, allow_test: bool = False,
     result = ImportSummary(per_section=[
         {"section": n, "bankgiro": s.recipient_bankgiro, "payment_date": s.payment_date.isoformat(),
          "amount": kronor_str(s.deposit_amount_ore)} for n, s in enumerate(summary.sections, start=1)])
-    batch: list[str] = []
+    batch: list[dict[str, Any]] = []
     unmatched: list[Payment] = []
     for p in payments(path):
         result.payments += 1
         if p.kind == "payment" and p.ocr_matchable:
-            batch.append(json.dumps(_event(p, summary.written_at.isoformat())))
+            batch.append(_event(p, summary.written_at.isoformat()))
         else:
             unmatched.append(p)
         if len(batch) >= CHUNK or len(unmatched) >= CHUNK:
@@ -83,9 +83,9 @@ def _event(p: Payment, occurred_at: str) -> dict[str, Any]:
             "source": "bgmax-import", "data": data}
 
 
-def _flush(app: App, batch: list[str], unmatched: list[Payment], result: ImportSummary) -> None:
+def _flush(app: App, batch: list[dict[str, Any]], unmatched: list[Payment], result: ImportSummary) -> None:
     if batch:
-        results, accepted = publish_lines(app, batch)
+        results, accepted = publish_lines(app, batch, batch=CHUNK)
         result.accepted_ids += accepted
         for r in results:
             key = {"accepted": "matched", "duplicate": "duplicates"}.get(r["status"], "rejected")

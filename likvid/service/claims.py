@@ -185,7 +185,10 @@ def mark_due(session: Session, app: App, now: datetime, claim: Claim, source: st
 
 
 def close_if_paid(session: Session, now: datetime, claim: Claim, why: str) -> bool:
-    """Settle a claim whose balance is zero and cancel every pending step for it."""
+    """Settle a claim whose balance is zero and cancel every pending step for it.
+
+    ``payment_batch._write`` does the same for the claims a run of payments settles, set-based:
+    a change here must be made there too (tests/flow/test_payment_batch.py compares them)."""
     if claim.status != "open":
         return False
     bal = ledger.balance(session, claim.invoice_id)

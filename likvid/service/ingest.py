@@ -22,7 +22,7 @@ from likvid.db import transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
-from likvid.service import credit, handoff, holds, payments, plans, suspension
+from likvid.service import credit, handoff, holds, payment_batch, payments, plans, suspension
 from likvid.service.app import App
 from likvid.service.bulk_ingest import invoices_issued
 from likvid.service.errors import Rejected
@@ -138,6 +138,7 @@ HANDLERS: dict[str, Handler] = {
 BatchHandler = Callable[[Session, App, datetime, list[Event]], list[Event]]
 BATCH_HANDLERS: dict[str, BatchHandler] = {
     "invoice-issued": invoices_issued,
+    "payment-received": payment_batch.receive_batch,
 }
 
 

@@ -18,22 +18,28 @@ from likvid.service.records import QUEUE_INGEST, QUEUE_PAYMENTS, enqueue
 BATCH = 100
 
 
-def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Returns one result per non-empty line, and the ids accepted for processing."""
+def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
+    """Returns one result per non-empty line, and the ids accepted for processing. A line may
+    also be an event already parsed from JSON (a dict). ``batch`` events go in one ingest
+    message (one transaction; a run of one type applied set-based where
+    ingest.BATCH_HANDLERS has a handler for it)."""
     results: list[dict[str, Any]] = []
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if isinstance(line, dict):
+            raw: Any = line
+        elif not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({why})"}])
-            rejected.append((line, res))
-            results.append(res.as_dict())
-            continue
+        else:
+            try:
+                raw = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                res = ingest.Result(None, "rejected", [{"field": "$", "reason": f"line {number} is not valid JSON ({why})"}])
+                rejected.append((line, res))
+                results.append(res.as_dict())
+                continue
         event, res = ingest.validate(raw)
         if event is None:
             rejected.append((raw, res))
@@ -46,13 +52,12 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
         known = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_([i for i, _ in accepted]))))
         fresh: list[Any] = []
         seen: set[str] = set()
+        for r in results:
+            if r["id"] in known and r["status"] == "accepted":
+                r["status"] = "duplicate"
         for event_id, raw in accepted:
-            if event_id in known or event_id in seen:
-                for r in results:
-                    if r["id"] == event_id and r["status"] == "accepted" and event_id in known:
-                        r["status"] = "duplicate"
-                if event_id in seen:
-                    continue
+            if event_id in seen:
+                continue
             seen.add(event_id)
             if event_id not in known:
                 fresh.append(raw)
@@ -61,6 +66,6 @@ def publish_lines(app: App, lines: Iterable[str]) -> tuple[list[dict[str, Any]],
         payments = [raw for raw in fresh if raw.get("type") == "payment-received"]
         others = [raw for raw in fresh if raw.get("type") != "payment-received"]
         for queue, actor, items in ((QUEUE_PAYMENTS, "ingest_payments", payments), (QUEUE_INGEST, "ingest_events", others)):
-            for i in range(0, len(items), BATCH):
-                enqueue(s, now, queue, actor, items[i : i + BATCH])
+            for i in range(0, len(items), batch):
+                enqueue(s, now, queue, actor, items[i : i + batch])
     return results, [i for i, _ in accepted]

@@ -33,6 +33,8 @@ OUTBOUND_STREAM = "likvid:outbound"
 
 
 def jsonable(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -97,6 +99,42 @@ def mark_processed(session: Session, message_id: str | None, now: datetime) -> N
         )
 
 
+def record_rows(
+    now: datetime,
+    type_: str,
+    *,
+    claim_id: str | None = None,
+    customer_id: str | None = None,
+    case_id: int | None = None,
+    basis: str | None = None,
+    **details: Any,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
+    (as column values, for callers that insert many rows at once)."""
+    details = jsonable(details)
+    timeline = {"at": to_db(now), "type": type_, "claim_id": claim_id, "customer_id": customer_id,
+                "case_id": case_id, "details": details, "basis": basis}
+    if type_ not in OUTBOUND_EVENT_TYPES:
+        return timeline, None
+    data = {k: v for k, v in (("invoice_id", claim_id), ("customer_id", customer_id)) if v}
+    data.update(details)
+    outbox = {
+        "id": uuid.uuid4().hex,
+        "queue": QUEUE_OUTBOUND,
+        "actor": "outbound",
+        "payload": {
+            "id": uuid.uuid4().hex,
+            "type": type_,
+            "version": 1,
+            "occurred_at": now.isoformat(),
+            "source": "likvid",
+            "data": data,
+        },
+        "created_at": to_db(wall_now()),
+    }
+    return timeline, outbox
+
+
 def record(
     session: Session,
     now: datetime,
@@ -109,34 +147,8 @@ def record(
     **details: Any,
 ) -> None:
     """A timeline entry; when ``type_`` is an outbound event name, also the outbound event."""
-    details = jsonable(details)
-    session.add(
-        TimelineEntry(
-            at=to_db(now),
-            type=type_,
-            claim_id=claim_id,
-            customer_id=customer_id,
-            case_id=case_id,
-            details=details,
-            basis=basis,
-        )
-    )
-    if type_ in OUTBOUND_EVENT_TYPES:
-        data = {k: v for k, v in (("invoice_id", claim_id), ("customer_id", customer_id)) if v}
-        data.update(details)
-        session.add(
-            OutboxMessage(
-                id=uuid.uuid4().hex,
-                queue=QUEUE_OUTBOUND,
-                actor="outbound",
-                payload={
-                    "id": uuid.uuid4().hex,
-                    "type": type_,
-                    "version": 1,
-                    "occurred_at": now.isoformat(),
-                    "source": "likvid",
-                    "data": data,
-                },
-                created_at=to_db(wall_now()),
-            )
-        )
+    timeline, outbox = record_rows(now, type_, claim_id=claim_id, customer_id=customer_id,
+                                   case_id=case_id, basis=basis, **details)
+    session.add(TimelineEntry(**timeline))
+    if outbox is not None:
+        session.add(OutboxMessage(**outbox))

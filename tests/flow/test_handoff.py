@@ -233,6 +233,21 @@ def test_payments_after_hand_off_reduce_then_withdraw(make: Callable[..., Svc]) 
     assert svc.invoice("I1")["status"] == "settled" and svc.handoff("I1")["status"] == "withdrawn"
 
 
+def test_payments_in_one_batch_still_adjust_a_handed_off_claim(make: Callable[..., Svc]) -> None:
+    """Two payments in one ingest message go the set-based way (payment_batch); the one for a
+    handed-off claim must still be reported to the receiver."""
+    svc = make()
+    svc.publish(customer("C1"), invoice("I1", "C1", "1000.00", invoice_number="1001"))
+    svc.advance_until(lambda: svc.invoice("I1")["stage"] == "handed_off")
+    owed = int(svc.invoice("I1")["balance"]["total"].replace(".", ""))
+    svc.publish(customer("C2", identity_number="19121212-1212"), invoice("I2", "C2", "500.00", invoice_number="2001"))
+    today = svc.now().date().isoformat()
+    svc.publish(payment("P1", "500.00", invoice_id="I2", paid_on=today), payment("P2", "200.00", invoice_id="I1", paid_on=today))
+    assert svc.invoice("I2")["status"] == "settled"
+    (adjusted,) = svc.outbound("handoff-adjusted", "I1")
+    assert (adjusted["adjustment"], adjusted["remaining"]) == ("reduction", owed - 20000)
+
+
 def test_credit_and_objection_after_hand_off_adjust(make: Callable[..., Svc]) -> None:
     svc = make()
     svc.publish(customer("C1"), invoice("I1", "C1", "1000.00", invoice_number="1001"),

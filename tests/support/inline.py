@@ -32,7 +32,7 @@ class Inline:
 
     def run(self, row_id: str, actor: str, args: list[Any]) -> None:
         app = self.app
-        if actor == "ingest_events":
+        if actor in ("ingest_events", "ingest_payments"):
             ingest.handle(app, args[0], row_id)
         elif actor == "fire_timers":
             run_batch(app, actor, args[0], lambda s, now, tid: fire(s, app, now, int(tid)), row_id,
