@@ -101,6 +101,7 @@ def snapshot(app: App) -> dict[str, list[str]]:
         out = re.sub(r"L[0-9a-f]{20}", lambda m: letter_names.get(m.group(0), "?letter"), out)
         out = re.sub(r"timer (\d+)", lambda m: f"timer {timers.get(m.group(1), '?')}", out)
         out = re.sub(r'"id": "[0-9a-f]{32}"', '"id": "*"', out)
+        out = re.sub(r"\bH[0-9a-f]{19}\b", "?handoff", out)  # hand-off ids (handoff.py)
         out = re.sub(r"[0-9a-f]{64}", "*", out)  # content hashes (the letter id is in the content)
         return out
 
