@@ -263,7 +263,7 @@ def as_html(report: dict[str, Any]) -> str:
     """One self-contained HTML page (inline CSS and SVG charts, no external resources)."""
     from likvid.service.render import new_environment
 
-    env = new_environment(autoescape=True)
+    env = new_environment(autoescape=True, tag="report")
     charts = {
         "outcomes": _bars([(o["text"], o["claims"], _pct(o["share_percent"])) for o in report["outcomes"]]),
         "ageing": _bars([(a["text"], a["amount_ore"], f"{a['amount']} kr") for a in report["ageing"]]),
