@@ -29,9 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -40,16 +38,8 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/billing_peak.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median  # noqa: E402
-from bench.pipeline_burst import (  # noqa: E402
-    RAW_MESSAGES,
-    log,
-    machine,
-    pipeline_run,
-    postgres,
-    raw_noop,
-    versions,
-)
+from bench.common import bench_workdir, log, machine, median, open_postgres, versions  # noqa: E402
+from bench.pipeline_burst import RAW_MESSAGES, pipeline_run, raw_noop  # noqa: E402
 
 TARGET_RATIO = 1.0
 
@@ -71,19 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     asked = args.invoices or (1_000 if args.quick else 100_000)
     runs = args.runs or (1 if args.quick else 3)
 
-    workdir = Path(tempfile.mkdtemp(prefix="likvid-bench-peak-"))
-    os.chmod(workdir, 0o755)
-    saved_env = dict(os.environ)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # see bench/README.md, "Bytecode"
-    os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
-    pg = None
     raw: list[float] = []
     rounds: list[dict[str, Any]] = []
     probe: dict[str, Any] | None = None
     size, note = asked, ""
     started = time.perf_counter()
-    try:
-        pg = postgres(args.postgres_url)
+    # bench_workdir: see bench/README.md, "Bytecode"
+    with bench_workdir("likvid-bench-peak-") as workdir, open_postgres(args.postgres_url) as pg:
         mach, vers = machine(), versions(pg)
         if not args.quick and asked > args.probe:
             log(f"probe: {args.probe} invoices to size the rounds ...")
@@ -106,12 +90,6 @@ def main(argv: list[str] | None = None) -> int:
             run = pipeline_run(pg, size, max(1, size // 2), args.processes, args.threads, workdir, args.timeout)
             rounds.append(run)
             log(f"  {run['events_per_s']:,.1f} invoices/s ({run['elapsed_s']:.1f} s)")
-    finally:
-        if pg is not None:
-            pg.close()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     raw_med = median(raw)
     peak_med = median(r["events_per_s"] for r in rounds)
