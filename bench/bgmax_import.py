@@ -50,16 +50,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/bgmax_import.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    ENV_POSTGRES,
-    ROOT,
-    bench_workdir,
-    log,
-    machine_description,
-    median,
-    open_postgres,
-    service_environment,
-)
+from bench.common import ENV_POSTGRES, ROOT, log, machine_description, median  # noqa: E402
 
 TARGET_PER_S = 5000
 TARGET_RSS_MB = 300
@@ -205,6 +196,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                timeout: float) -> dict[str, Any]:
     from sqlalchemy import text
 
+    from bench.common import service_environment
     from likvid.db import read_session
     from likvid.runtime.service import Service
     from likvid.service.app import bootstrap, prepare
@@ -309,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.payments <= 9_999_999:
         ap.error("--payments must be between 1 and 9999999")
 
-    from bench.common import start_redis
+    from bench.common import bench_workdir, open_postgres, start_redis
     from bench.raw_dramatiq import measure_raw_noop
     from likvid.policy import load_policy
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import datetime
@@ -38,7 +37,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/billing_peak.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_workdir, log, machine, median, open_postgres, versions  # noqa: E402
+from bench.common import closing_facts, log, machine, median, versions  # noqa: E402
 from bench.pipeline_burst import RAW_MESSAGES, pipeline_run, raw_noop  # noqa: E402
 
 TARGET_RATIO = 1.0
@@ -60,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     asked = args.invoices or (1_000 if args.quick else 100_000)
     runs = args.runs or (1 if args.quick else 3)
+
+    from bench.common import bench_workdir, open_postgres
 
     raw: list[float] = []
     rounds: list[dict[str, Any]] = []
@@ -118,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                    for r in rounds],
         "probe": probe and {k: (round(v, 2) if isinstance(v, float) else v) for k, v in probe.items() if k != "phases"},
         "baseline": raw_impl, "service": {"processes": args.processes, "threads": args.threads},
-        "elapsed_s": round(time.perf_counter() - started, 1), "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": mach, "versions": vers,
+        **closing_facts(started, mach, vers),
     }, default=str))
     return 0 if ok else 1
 

@@ -307,6 +307,17 @@ def versions(pg: Any) -> dict[str, str]:
     return out
 
 
+def closing_facts(started: float, machine: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
+    """The last keys of a service benchmark's JSON line: seconds since ``started``
+    (``time.perf_counter()``), the load average now, the machine, the versions."""
+    return {
+        "elapsed_s": round(time.perf_counter() - started, 1),
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine,
+        "versions": versions,
+    }
+
+
 def print_result(name: str, result: dict[str, object]) -> None:
     """Print one readable line, then the same result as one JSON line (with name and time)."""
     scalars = {k: v for k, v in result.items() if not isinstance(v, dict)}

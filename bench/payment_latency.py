@@ -51,6 +51,7 @@ if __package__ in (None, ""):  # `python bench/payment_latency.py`
 
 from bench.common import (  # noqa: E402
     bench_workdir,
+    closing_facts,
     log,
     machine,
     median,
@@ -319,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_p99_ms": TARGET_P99_MS, "pass": ok, "median": {k: round(v, 1) for k, v in med.items()},
         "rounds": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in rounds],
         "service": {"processes": args.processes, "threads": args.threads, "layout": args.layout},
-        "elapsed_s": round(time.perf_counter() - started, 1), "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": mach, "versions": vers,
+        **closing_facts(started, mach, vers),
     }, default=str))
     return 0 if ok else 1
 
