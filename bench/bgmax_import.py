@@ -38,10 +38,8 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -52,7 +50,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/bgmax_import.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, machine_description, median  # noqa: E402
+from bench.common import ENV_POSTGRES, ROOT, log, machine_description, median  # noqa: E402
 
 TARGET_PER_S = 5000
 TARGET_RSS_MB = 300
@@ -60,11 +58,6 @@ SECTION = 10_000
 START = "2026-01-10T08:00:00+01:00"
 DUE = date(2026, 1, 30)
 PAID_ON = date(2026, 1, 20)
-ENV_POSTGRES = "LIKVID_BENCH_POSTGRES_URL"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --- The claims and the file ---------------------------------------------------------------
@@ -203,125 +196,96 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                timeout: float) -> dict[str, Any]:
     from sqlalchemy import text
 
-    from likvid.db import dispose_engines, read_session
-    from likvid.runtime.redis_server import RedisServer
+    from bench.common import service_environment
+    from likvid.db import read_session
     from likvid.runtime.service import Service
     from likvid.service.app import bootstrap, prepare
     from likvid.service.progress import set_clock
-    from likvid.settings import Settings
 
-    home = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    db_name, db_url = pg.create_database()
-    redis = RedisServer(home / "redis", persistent=False, die_with_parent=True)
-    service: Service | None = None
-    saved_env = dict(os.environ)
-    try:
-        redis.start()
-        env = {"LIKVID_HOME": str(home / "home"), "LIKVID_DATABASE_URL": db_url, "LIKVID_REDIS_URL": redis.url,
-               "LIKVID_CLOCK": "simulated", "LIKVID_SCHEDULER_INTERVAL_MS": "100", "LIKVID_RELAY_INTERVAL_MS": "10"}
-        os.environ.pop("LIKVID_POLICY", None)
-        os.environ.update(env)
-        settings = Settings.from_env(env)
-        dispose_engines()
-        app = bootstrap(settings, fresh=True)
-        prepare(app)
-        set_clock(app, datetime.fromisoformat(START))
-        t = time.perf_counter()
-        setup_claims(app, n)
-        log(f"  {n:,} claims set up in {time.perf_counter() - t:.1f} s")
-        service = Service(settings, processes=processes, threads=threads, quiet=True)
-        service.start()
-        threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
-        time.sleep(5)  # the workers boot (not timed)
+    with service_environment(pg, workdir) as round_env:
+        home, settings = round_env.home, round_env.settings
+        service: Service | None = None
+        try:
+            app = bootstrap(settings, fresh=True)
+            prepare(app)
+            set_clock(app, datetime.fromisoformat(START))
+            t = time.perf_counter()
+            setup_claims(app, n)
+            log(f"  {n:,} claims set up in {time.perf_counter() - t:.1f} s")
+            service = Service(settings, processes=processes, threads=threads, quiet=True)
+            service.start()
+            threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
+            time.sleep(5)  # the workers boot (not timed)
 
-        cpu0 = service_cpu(service)
-        likvid = [sys.executable, "-m", "likvid", "import", "bgmax", str(file)]
-        out = open(home / "import.log", "wb")  # noqa: SIM115 - handed to the child
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(likvid, env={**os.environ}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        import_rc: int | None = None
-        import_rss_mb = 0.0
-        import_s = import_cpu_s = 0.0
-        applied = 0
-        deadline = t0 + timeout
-        with read_session(app.db) as s:
-            while True:
-                if import_rc is None:
-                    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                    if pid:
-                        import_rc = os.waitstatus_to_exitcode(status)
-                        import_rss_mb = usage.ru_maxrss / 1024
-                        import_cpu_s = usage.ru_utime + usage.ru_stime
-                        import_s = time.perf_counter() - t0
-                        proc.returncode = import_rc
-                        if import_rc != 0:
-                            raise SystemExit(f"likvid import bgmax exited with {import_rc}: "
-                                             + (home / "import.log").read_text()[-2000:])
-                applied = int(s.execute(text("SELECT count(*) FROM payments WHERE status = 'applied'")).scalar() or 0)
-                s.rollback()
-                if applied >= n and import_rc is not None:
-                    break
-                if time.perf_counter() > deadline:
-                    raise SystemExit(f"only {applied:,} of {n:,} payments applied after {timeout:.0f} s")
-                time.sleep(0.05)
-        elapsed = time.perf_counter() - t0
-        out.close()
-        peaks = service_peaks(service)
-        cpu = {name: round(s - cpu0.get(name, 0.0), 2) for name, s in service_cpu(service).items()}
-        with read_session(app.db) as s:
-            q = lambda sql: int(s.execute(text(sql)).scalar() or 0)  # noqa: E731
-            check = {
-                "payments_applied": q("SELECT count(*) FROM payments WHERE status = 'applied'"),
-                "payments_other": q("SELECT count(*) FROM payments WHERE status <> 'applied'"),
-                "paid_ore": q("SELECT sum(amount_ore) FROM payments"),
-                "allocated_ore": -q("SELECT sum(amount_ore) FROM ledger_entries WHERE kind = 'payment'"),
-                "overpaid_ore": q("SELECT sum(overpayment_ore) FROM payments"),
-                "claims_settled": q("SELECT count(*) FROM claims WHERE status = 'settled'"),
-                "open_ore": q("SELECT sum(amount_ore) FROM ledger_entries"),
-                "timers_cancelled": q("SELECT count(*) FROM timers WHERE status = 'cancelled'"),
-                "rejected_events": q("SELECT count(*) FROM rejected_events"),
-                "parked_events": q("SELECT count(*) FROM parked_events"),
-                "dead_letters": q("SELECT count(*) FROM dead_letters"),
-                "ingest_messages": q("SELECT count(*) FROM outbox WHERE actor = 'ingest_events'"),
-            }
-        full = sum(1 for i in range(n) if paid_amount(i) == claim_amount(i))
-        expect = {"payments_applied": n, "payments_other": 0, "paid_ore": total, "allocated_ore": total,
-                  "overpaid_ore": 0, "claims_settled": full, "timers_cancelled": full,
-                  "open_ore": sum(claim_amount(i) for i in range(n)) - total,
-                  "rejected_events": 0, "parked_events": 0, "dead_letters": 0}
-        wrong = {k: (check[k], v) for k, v in expect.items() if check[k] != v}
-        if wrong:
-            raise SystemExit(f"import FAILED verification (found, expected): {wrong} (logs under {home})")
-        restarts = {c.name: c.restarts for c in service.children if c.restarts}
-        if restarts:
-            raise SystemExit(f"service children restarted: {restarts}")
-        return {"payments_per_s": n / elapsed, "elapsed_s": elapsed, "import_s": import_s,
-                "import_peak_rss_mb": import_rss_mb, "worker_peak_rss_mb": peaks.get("worker", []),
-                "relay_peak_rss_mb": peaks.get("relay", []),
-                "cpu_s": {"import": round(import_cpu_s, 2), **cpu},
-                "cpu_ms_per_payment": round(1000 * (import_cpu_s + sum(cpu.values())) / n, 3), "check": check}
-    finally:
-        if service is not None:
-            service.stop()
-        redis.stop()
-        dispose_engines()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        with contextlib.suppress(Exception):
-            pg.drop_database(db_name)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def postgres(url: str | None) -> Any:
-    from sqlalchemy.engine import make_url
-
-    from tests.support.postgres import PostgresServer, start_postgres
-
-    url = url or os.environ.get(ENV_POSTGRES, "").strip() or None
-    if url:
-        return PostgresServer(admin_url=make_url(url))
-    log("starting a throwaway PostgreSQL cluster (fsync off) ...")
-    return start_postgres()
+            cpu0 = service_cpu(service)
+            likvid = [sys.executable, "-m", "likvid", "import", "bgmax", str(file)]
+            out = open(home / "import.log", "wb")  # noqa: SIM115 - handed to the child
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(likvid, env={**os.environ}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+            import_rc: int | None = None
+            import_rss_mb = 0.0
+            import_s = import_cpu_s = 0.0
+            applied = 0
+            deadline = t0 + timeout
+            with read_session(app.db) as s:
+                while True:
+                    if import_rc is None:
+                        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                        if pid:
+                            import_rc = os.waitstatus_to_exitcode(status)
+                            import_rss_mb = usage.ru_maxrss / 1024
+                            import_cpu_s = usage.ru_utime + usage.ru_stime
+                            import_s = time.perf_counter() - t0
+                            proc.returncode = import_rc
+                            if import_rc != 0:
+                                raise SystemExit(f"likvid import bgmax exited with {import_rc}: "
+                                                 + (home / "import.log").read_text()[-2000:])
+                    applied = int(s.execute(text("SELECT count(*) FROM payments WHERE status = 'applied'")).scalar() or 0)
+                    s.rollback()
+                    if applied >= n and import_rc is not None:
+                        break
+                    if time.perf_counter() > deadline:
+                        raise SystemExit(f"only {applied:,} of {n:,} payments applied after {timeout:.0f} s")
+                    time.sleep(0.05)
+            elapsed = time.perf_counter() - t0
+            out.close()
+            peaks = service_peaks(service)
+            cpu = {name: round(s - cpu0.get(name, 0.0), 2) for name, s in service_cpu(service).items()}
+            with read_session(app.db) as s:
+                q = lambda sql: int(s.execute(text(sql)).scalar() or 0)  # noqa: E731
+                check = {
+                    "payments_applied": q("SELECT count(*) FROM payments WHERE status = 'applied'"),
+                    "payments_other": q("SELECT count(*) FROM payments WHERE status <> 'applied'"),
+                    "paid_ore": q("SELECT sum(amount_ore) FROM payments"),
+                    "allocated_ore": -q("SELECT sum(amount_ore) FROM ledger_entries WHERE kind = 'payment'"),
+                    "overpaid_ore": q("SELECT sum(overpayment_ore) FROM payments"),
+                    "claims_settled": q("SELECT count(*) FROM claims WHERE status = 'settled'"),
+                    "open_ore": q("SELECT sum(amount_ore) FROM ledger_entries"),
+                    "timers_cancelled": q("SELECT count(*) FROM timers WHERE status = 'cancelled'"),
+                    "rejected_events": q("SELECT count(*) FROM rejected_events"),
+                    "parked_events": q("SELECT count(*) FROM parked_events"),
+                    "dead_letters": q("SELECT count(*) FROM dead_letters"),
+                    "ingest_messages": q("SELECT count(*) FROM outbox WHERE actor = 'ingest_events'"),
+                }
+            full = sum(1 for i in range(n) if paid_amount(i) == claim_amount(i))
+            expect = {"payments_applied": n, "payments_other": 0, "paid_ore": total, "allocated_ore": total,
+                      "overpaid_ore": 0, "claims_settled": full, "timers_cancelled": full,
+                      "open_ore": sum(claim_amount(i) for i in range(n)) - total,
+                      "rejected_events": 0, "parked_events": 0, "dead_letters": 0}
+            wrong = {k: (check[k], v) for k, v in expect.items() if check[k] != v}
+            if wrong:
+                raise SystemExit(f"import FAILED verification (found, expected): {wrong} (logs under {home})")
+            restarts = {c.name: c.restarts for c in service.children if c.restarts}
+            if restarts:
+                raise SystemExit(f"service children restarted: {restarts}")
+            return {"payments_per_s": n / elapsed, "elapsed_s": elapsed, "import_s": import_s,
+                    "import_peak_rss_mb": import_rss_mb, "worker_peak_rss_mb": peaks.get("worker", []),
+                    "relay_peak_rss_mb": peaks.get("relay", []),
+                    "cpu_s": {"import": round(import_cpu_s, 2), **cpu},
+                    "cpu_ms_per_payment": round(1000 * (import_cpu_s + sum(cpu.values())) / n, 3), "check": check}
+        finally:
+            if service is not None:
+                service.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,46 +301,34 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.payments <= 9_999_999:
         ap.error("--payments must be between 1 and 9999999")
 
-    from bench.common import start_redis
+    from bench.common import bench_workdir, open_postgres, start_redis
     from bench.raw_dramatiq import measure_raw_noop
     from likvid.policy import load_policy
 
-    workdir = Path(tempfile.mkdtemp(prefix="likvid-bench-bgmax-"))
-    os.chmod(workdir, 0o755)
-    saved_env = dict(os.environ)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     load = os.getloadavg()
-    pg = None
     raw: list[float] = []
     runs: list[dict[str, Any]] = []
     started = time.perf_counter()
-    try:
+    with bench_workdir("likvid-bench-bgmax-") as workdir:
         creditor = load_policy(None).creditors["kommun"]
         file = workdir / "payments.bgmax"
         t = time.perf_counter()
         total = write_file(file, args.payments, creditor.bankgiro, creditor.ocr_prefix, creditor.ocr_length_digit)
         log(f"BgMax file: {args.payments:,} payments, {total / 100:,.2f} kr, {file.stat().st_size / 1e6:.1f} MB, "
             f"written in {time.perf_counter() - t:.1f} s")
-        pg = postgres(args.postgres_url)
-        for n in range(1, args.runs + 1):
-            log(f"round {n}/{args.runs}: raw dramatiq no-op, {args.raw_messages} messages, 2x8 ...")
-            with start_redis() as server:
-                rate = float(measure_raw_noop(server.url, messages=args.raw_messages, runs=1)["consumed_per_s"])  # type: ignore[arg-type]
-            raw.append(rate)
-            log(f"  raw: {rate:,.0f} msgs/s")
-            log(f"round {n}/{args.runs}: import of {args.payments:,} payments, service {args.processes}x{args.threads} ...")
-            run = import_run(pg, args.payments, total, file, args.processes, args.threads, workdir, args.timeout)
-            runs.append(run)
-            log(f"  import: {run['payments_per_s']:,.0f} payments/s ({run['elapsed_s']:.1f} s; command {run['import_s']:.1f} s); "
-                f"peak RSS import {run['import_peak_rss_mb']:.0f} MB, workers {run['worker_peak_rss_mb']} MB; "
-                f"CPU s {run['cpu_s']} ({run['cpu_ms_per_payment']:.2f} ms per payment, PostgreSQL not counted)")
-    finally:
-        if pg is not None:
-            pg.close()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with open_postgres(args.postgres_url) as pg:
+            for n in range(1, args.runs + 1):
+                log(f"round {n}/{args.runs}: raw dramatiq no-op, {args.raw_messages} messages, 2x8 ...")
+                with start_redis() as server:
+                    rate = float(measure_raw_noop(server.url, messages=args.raw_messages, runs=1)["consumed_per_s"])  # type: ignore[arg-type]
+                raw.append(rate)
+                log(f"  raw: {rate:,.0f} msgs/s")
+                log(f"round {n}/{args.runs}: import of {args.payments:,} payments, service {args.processes}x{args.threads} ...")
+                run = import_run(pg, args.payments, total, file, args.processes, args.threads, workdir, args.timeout)
+                runs.append(run)
+                log(f"  import: {run['payments_per_s']:,.0f} payments/s ({run['elapsed_s']:.1f} s; command {run['import_s']:.1f} s); "
+                    f"peak RSS import {run['import_peak_rss_mb']:.0f} MB, workers {run['worker_peak_rss_mb']} MB; "
+                    f"CPU s {run['cpu_s']} ({run['cpu_ms_per_payment']:.2f} ms per payment, PostgreSQL not counted)")
 
     raw_med = median(raw)
     rate_med = median(r["payments_per_s"] for r in runs)

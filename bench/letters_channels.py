@@ -54,13 +54,7 @@ import aiosmtplib  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.pdfgen.canvas import Canvas  # noqa: E402
 
-from bench.common import (  # noqa: E402
-    ROOT,
-    Stopwatch,
-    machine_description,
-    median,
-    print_result,
-)
+from bench.common import ROOT, Stopwatch, machine_description, median, print_result  # noqa: E402
 from likvid.service.email import SmtpSettings, build_message, send  # noqa: E402
 from likvid.service.pdf import render_pdf  # noqa: E402
 from likvid.service.render import render_letter  # noqa: E402

@@ -37,11 +37,9 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime
@@ -51,18 +49,17 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/payment_latency.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median  # noqa: E402
-from bench.pipeline_burst import (  # noqa: E402
-    START,
-    _pnr,
-    _redis_server,
-    customer_events,
-    invoice_events,
+from bench.common import (  # noqa: E402
+    bench_workdir,
+    closing_facts,
     log,
     machine,
-    postgres,
+    median,
+    open_postgres,
+    service_environment,
     versions,
 )
+from bench.pipeline_burst import START, _pnr, customer_events, invoice_events  # noqa: E402
 
 TARGET_P99_MS = 250.0
 POLL_S = 0.005
@@ -149,141 +146,124 @@ class Prober:
 def one_round(pg: Any, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from sqlalchemy import text
 
-    from likvid.db import dispose_engines, read_session
+    from likvid.db import read_session
     from likvid.runtime.service import Service
     from likvid.service.app import bootstrap, prepare
     from likvid.service.progress import set_clock, wait_quiet
     from likvid.service.publish import publish_lines
-    from likvid.settings import Settings
 
-    home = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    db_name, db_url = pg.create_database()
-    redis = _redis_server(home / "redis")
-    service: Service | None = None
-    children: list[subprocess.Popen[bytes]] = []
-    saved_env = dict(os.environ)
-    stop = threading.Event()
-    try:
-        redis.start()
-        env = {"LIKVID_HOME": str(home / "home"), "LIKVID_DATABASE_URL": db_url, "LIKVID_REDIS_URL": redis.url,
-               "LIKVID_CLOCK": "simulated", "LIKVID_SCHEDULER_INTERVAL_MS": "100", "LIKVID_RELAY_INTERVAL_MS": "10"}
-        os.environ.pop("LIKVID_POLICY", None)
-        os.environ.update(env)
-        settings = Settings.from_env(env)
-        dispose_engines()
-        if args.layout == "shared":
-            service = Service(settings, processes=args.processes, threads=args.threads, quiet=True)
-            service.start()
-            threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
-        else:  # docker-compose's layout: a worker group for "payments" alone
-            prepare(bootstrap(settings, fresh=True))
-            py = sys.executable
-            for argv in (["-m", "dramatiq", "likvid.workers.main", "--processes", str(args.processes),
-                          "--threads", str(args.threads), "--queues", "ingest", "steps", "letters", "email"],
-                         ["-m", "dramatiq", "likvid.workers.main", "--processes", "1", "--threads", "2",
-                          "--queues", "payments"],
-                         ["-m", "likvid", "scheduler"], ["-m", "likvid", "relay"]):
-                children.append(subprocess.Popen([py, *argv], env=os.environ.copy(), stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL, start_new_session=True))
-        app = bootstrap(settings, fresh=True)
-        set_clock(app, datetime.fromisoformat(START))
+    with service_environment(pg, workdir) as round_env:
+        settings = round_env.settings
+        service: Service | None = None
+        children: list[subprocess.Popen[bytes]] = []
+        stop = threading.Event()
+        try:
+            if args.layout == "shared":
+                service = Service(settings, processes=args.processes, threads=args.threads, quiet=True)
+                service.start()
+                threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
+            else:  # docker-compose's layout: a worker group for "payments" alone
+                prepare(bootstrap(settings, fresh=True))
+                py = sys.executable
+                for argv in (["-m", "dramatiq", "likvid.workers.main", "--processes", str(args.processes),
+                              "--threads", str(args.threads), "--queues", "ingest", "steps", "letters", "email"],
+                             ["-m", "dramatiq", "likvid.workers.main", "--processes", "1", "--threads", "2",
+                              "--queues", "payments"],
+                             ["-m", "likvid", "scheduler"], ["-m", "likvid", "relay"]):
+                    children.append(subprocess.Popen([py, *argv], env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.DEVNULL, start_new_session=True))
+            app = bootstrap(settings, fresh=True)
+            set_clock(app, datetime.fromisoformat(START))
 
-        n_probes = args.idle_probes + int(args.duration / args.interval) + 10
-        probes = invoice_events(n_probes, n_probes)
-        amounts = {i: e["data"]["amount"] for i, e in enumerate(probes)}
-        setup = ([json.dumps(e) for e in customer_events(n_probes)] + [json.dumps(e) for e in probes]
-                 + _bg_customers(args.bg_customers))
-        log(f"  setup: {n_probes} probe claims, {args.bg_customers} background customers ...")
-        _, ids = publish_lines(app, setup)
-        wait_quiet(app, args.drain_timeout, ids)
+            n_probes = args.idle_probes + int(args.duration / args.interval) + 10
+            probes = invoice_events(n_probes, n_probes)
+            amounts = {i: e["data"]["amount"] for i, e in enumerate(probes)}
+            setup = ([json.dumps(e) for e in customer_events(n_probes)] + [json.dumps(e) for e in probes]
+                     + _bg_customers(args.bg_customers))
+            log(f"  setup: {n_probes} probe claims, {args.bg_customers} background customers ...")
+            _, ids = publish_lines(app, setup)
+            wait_quiet(app, args.drain_timeout, ids)
 
-        prober = Prober(app, amounts)
-        # Baseline: idle service, one payment at a time.
-        for _ in range(args.idle_probes):
-            prober.publish()
+            prober = Prober(app, amounts)
+            # Baseline: idle service, one payment at a time.
+            for _ in range(args.idle_probes):
+                prober.publish()
+                deadline = time.perf_counter() + args.drain_timeout
+                while prober.outstanding and time.perf_counter() < deadline:
+                    time.sleep(POLL_S)
+                    prober.poll()
+            idle = list(prober.latencies)
+            if len(idle) < args.idle_probes:
+                raise SystemExit("an idle probe payment did not settle")
+            prober.latencies.clear()
+            log(f"  idle: p50 {percentile(idle, 50):.0f} ms, p99 {percentile(idle, 99):.0f} ms")
+
+            def count_bg() -> int:
+                with read_session(app.db) as s:
+                    return int(s.execute(text("SELECT count(*) FROM events WHERE id LIKE 'bg-inv-%'")).scalar() or 0)
+
+            offered = [0]
+
+            def background() -> None:
+                per_tick = max(1, round(args.rate / 10))
+                nxt = time.perf_counter()
+                while not stop.is_set():
+                    publish_lines(app, _bg_events(offered[0], per_tick, args.bg_customers))
+                    offered[0] += per_tick
+                    nxt += 0.1
+                    stop.wait(max(0.0, nxt - time.perf_counter()))
+
+            def poller() -> None:
+                while not stop.is_set():
+                    prober.poll()
+                    time.sleep(POLL_S)
+
+            bg0 = count_bg()
+            threads = [threading.Thread(target=background, daemon=True), threading.Thread(target=poller, daemon=True)]
+            for t in threads:
+                t.start()
+            t0 = time.perf_counter()
+            nxt = t0 + 1.0  # let the load build for a second first
+            while time.perf_counter() - t0 < args.duration:
+                if time.perf_counter() >= nxt:
+                    prober.publish()
+                    nxt += args.interval
+                time.sleep(0.002)
+            window = time.perf_counter() - t0
+            bg1 = count_bg()
+            stop.set()
+            for t in threads:
+                t.join(30)
+            published = prober.next - args.idle_probes
             deadline = time.perf_counter() + args.drain_timeout
             while prober.outstanding and time.perf_counter() < deadline:
-                time.sleep(POLL_S)
-                prober.poll()
-        idle = list(prober.latencies)
-        if len(idle) < args.idle_probes:
-            raise SystemExit("an idle probe payment did not settle")
-        prober.latencies.clear()
-        log(f"  idle: p50 {percentile(idle, 50):.0f} ms, p99 {percentile(idle, 99):.0f} ms")
-
-        def count_bg() -> int:
-            with read_session(app.db) as s:
-                return int(s.execute(text("SELECT count(*) FROM events WHERE id LIKE 'bg-inv-%'")).scalar() or 0)
-
-        offered = [0]
-
-        def background() -> None:
-            per_tick = max(1, round(args.rate / 10))
-            nxt = time.perf_counter()
-            while not stop.is_set():
-                publish_lines(app, _bg_events(offered[0], per_tick, args.bg_customers))
-                offered[0] += per_tick
-                nxt += 0.1
-                stop.wait(max(0.0, nxt - time.perf_counter()))
-
-        def poller() -> None:
-            while not stop.is_set():
                 prober.poll()
                 time.sleep(POLL_S)
-
-        bg0 = count_bg()
-        threads = [threading.Thread(target=background, daemon=True), threading.Thread(target=poller, daemon=True)]
-        for t in threads:
-            t.start()
-        t0 = time.perf_counter()
-        nxt = t0 + 1.0  # let the load build for a second first
-        while time.perf_counter() - t0 < args.duration:
-            if time.perf_counter() >= nxt:
-                prober.publish()
-                nxt += args.interval
-            time.sleep(0.002)
-        window = time.perf_counter() - t0
-        bg1 = count_bg()
-        stop.set()
-        for t in threads:
-            t.join(30)
-        published = prober.next - args.idle_probes
-        deadline = time.perf_counter() + args.drain_timeout
-        while prober.outstanding and time.perf_counter() < deadline:
-            prober.poll()
-            time.sleep(POLL_S)
-        unsettled = len(prober.outstanding)
-        loaded = prober.latencies
-        backlog = bg1 - bg0
-        return {
-            "idle_p50_ms": percentile(idle, 50), "idle_p99_ms": percentile(idle, 99),
-            "p50_ms": percentile(loaded, 50) if loaded else float("inf"),
-            "p99_ms": percentile(loaded, 99) if loaded and not unsettled else float("inf"),
-            "max_ms": max(loaded) if loaded else float("inf"),
-            "probes": published, "unsettled": unsettled, "window_s": window,
-            "offered_per_s": offered[0] / window, "sustained_per_s": backlog / window,
-            "bg_offered": offered[0], "bg_stored_in_window": backlog,
-        }
-    finally:
-        stop.set()
-        if service is not None:
-            service.stop()
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait(10)
-        redis.stop()
-        dispose_engines()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        with contextlib.suppress(Exception):
-            pg.drop_database(db_name)
-        shutil.rmtree(home, ignore_errors=True)
+            unsettled = len(prober.outstanding)
+            loaded = prober.latencies
+            backlog = bg1 - bg0
+            return {
+                "idle_p50_ms": percentile(idle, 50), "idle_p99_ms": percentile(idle, 99),
+                "p50_ms": percentile(loaded, 50) if loaded else float("inf"),
+                "p99_ms": percentile(loaded, 99) if loaded and not unsettled else float("inf"),
+                "max_ms": max(loaded) if loaded else float("inf"),
+                "probes": published, "unsettled": unsettled, "window_s": window,
+                "offered_per_s": offered[0] / window, "sustained_per_s": backlog / window,
+                "bg_offered": offered[0], "bg_stored_in_window": backlog,
+            }
+        finally:
+            stop.set()
+            if service is not None:
+                service.stop()
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(child.pid, signal.SIGKILL)
+                    child.wait(10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,16 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     args.duration = args.duration or (20.0 if args.quick else 60.0)
     runs = args.runs or (1 if args.quick else 3)
 
-    workdir = Path(tempfile.mkdtemp(prefix="likvid-bench-lat-"))
-    os.chmod(workdir, 0o755)
-    saved_env = dict(os.environ)
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
-    pg = None
     rounds: list[dict[str, Any]] = []
     started = time.perf_counter()
-    try:
-        pg = postgres(args.postgres_url)
+    with bench_workdir("likvid-bench-lat-") as workdir, open_postgres(args.postgres_url) as pg:
         mach, vers = machine(), versions(pg)
         for n in range(1, runs + 1):
             log(f"round {n}/{runs}: {args.rate:.0f} events/s offered for {args.duration:.0f} s, a payment every {args.interval} s ...")
@@ -323,12 +296,6 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(r)
             log(f"  p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, {r['unsettled']} of {r['probes']} unsettled; "
                 f"background sustained {r['sustained_per_s']:.0f}/s of {r['offered_per_s']:.0f}/s offered")
-    finally:
-        if pg is not None:
-            pg.close()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     med = {k: median(r[k] for r in rounds) for k in
            ("p50_ms", "p99_ms", "max_ms", "idle_p50_ms", "idle_p99_ms", "offered_per_s", "sustained_per_s")}
@@ -353,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_p99_ms": TARGET_P99_MS, "pass": ok, "median": {k: round(v, 1) for k, v in med.items()},
         "rounds": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in rounds],
         "service": {"processes": args.processes, "threads": args.threads, "layout": args.layout},
-        "elapsed_s": round(time.perf_counter() - started, 1), "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        "machine": mach, "versions": vers,
+        **closing_facts(started, mach, vers),
     }, default=str))
     return 0 if ok else 1
 

@@ -29,7 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.pipeline_burst import START, UNTIL, customer_events, invoice_events, postgres  # noqa: E402
+from bench.common import postgres  # noqa: E402
+from bench.pipeline_burst import START, UNTIL, customer_events, invoice_events  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,14 +36,7 @@ if __package__ in (None, ""):  # `python bench/raw_dramatiq.py`
 import redis  # noqa: E402
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 
-from bench.common import (  # noqa: E402
-    ROOT,
-    Stopwatch,
-    machine_description,
-    median,
-    print_result,
-    start_redis,
-)
+from bench.common import ROOT, Stopwatch, machine_description, median, print_result, start_redis  # noqa: E402
 from bench.noop_actor import ENV_QUEUE, ENV_URL, counter_key, declare  # noqa: E402
 
 POLL_INTERVAL = 0.01  # seconds between checks (cheap: the workers get the CPU)

@@ -45,27 +45,10 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/scheduler_timers.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, machine_description, median  # noqa: E402
+from bench.common import log, machine_description, median, postgres  # noqa: E402
 
 TARGET_S = 2.0
 NOW = "2026-03-02T08:00:00+01:00"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def postgres(url: str | None) -> Any:
-    sys.path.insert(0, str(ROOT))
-    from sqlalchemy.engine import make_url
-
-    from tests.support.postgres import PostgresServer, start_postgres
-
-    url = url or os.environ.get("LIKVID_BENCH_POSTGRES_URL", "").strip() or None
-    if url:
-        return PostgresServer(admin_url=make_url(url))
-    log("starting a throwaway PostgreSQL cluster (fsync off) ...")
-    return start_postgres()
 
 
 def _load(db_url: str, total: int, due: int, now: datetime) -> float:

@@ -50,14 +50,10 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/worker_memory.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, machine_description, start_redis  # noqa: E402
+from bench.common import ROOT, log, machine_description, postgres, start_redis  # noqa: E402
 
 TARGET_MB = 150.0  # megabytes (10^6 bytes)
 START = "2026-01-05T08:00:00+01:00"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -263,8 +259,6 @@ def likvid_worker(pg: Any, redis_url: str, n_events: int, threads: int, chunk: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.scheduler_timers import postgres
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=None, help="events through the worker (default 100000)")
     ap.add_argument("--threads", type=int, default=4, help="worker threads (default %(default)s, as `likvid up`)")
