@@ -7,7 +7,9 @@ final, kept in surveillance, or written off. The export (a daily durable timer, 
 creditor, receiver and day (docs/handoff-file-layout.md), marks the claims handed off, records
 ``collection-handed-off`` and sends the hand-off notice. Afterwards every payment, credit or
 objection emits ``handoff-adjusted``; the receiver's ``handoff-closed`` and
-``enforcement-title-obtained`` close the hand-off or start surveillance.
+``enforcement-title-obtained`` close the hand-off or start surveillance. A handler may withdraw
+an exported hand-off by hand (``withdraw``); a withdrawn claim that is re-opened (a payment
+reversed) is routed again (``reopened``).
 """
 
 from __future__ import annotations
@@ -343,6 +345,7 @@ def withdraw(session: Session, app: App, now: datetime, invoice_id: str, *, reas
     if session.get(Claim, invoice_id) is None:
         raise Rejected("invoice_id", "is not a known invoice")
     claim = claims_service.locked_claim(session, invoice_id)
+    session.refresh(claim)  # read again under the lock: a payment may just have withdrawn it
     h = session.scalar(select(Handoff).where(Handoff.claim_id == invoice_id, Handoff.status == "exported").limit(1))
     if h is None:
         latest = summary(session, invoice_id)
@@ -356,6 +359,7 @@ def withdraw(session: Session, app: App, now: datetime, invoice_id: str, *, reas
     record(session, now, "handoff-withdrawn", claim_id=claim.invoice_id, customer_id=claim.customer_id,
            case_id=claim.case_id, handoff_id=h.id, target=h.target, by=by, reason=reason,
            basis="a handler's decision (likvid handoff withdraw)")
+    surveillance.recompute(session, app, now, claim)  # an indrivning withdrawn is no longer tracked as one
     if claim.status == "open":
         claim.stage = "demanded"
         claims_service.resume(session, app, now, claim)

@@ -14,12 +14,15 @@ from click.testing import CliRunner
 from likvid.cli.main import cli
 from likvid.db import read_session
 from likvid.service import show
-from tests.flow.test_handoff import Svc, make  # noqa: F401  (the fixture)
+from tests.flow import test_handoff
+from tests.flow.test_handoff import Svc
 from tests.support.pipeline import customer, envelope, invoice, payment
 
 #: The keys of a handoff-adjusted message, whatever caused it (handoff.after_change's shape).
 ADJUSTED_KEYS = {"invoice_id", "customer_id", "handoff_id", "target", "adjustment", "why", "previous", "remaining",
                  "reduced_by", "capital", "fees", "interest"}
+
+make = test_handoff.make  # the fixture: a service on a fresh database at 2026-01-05
 
 
 def entries(svc: Svc, invoice_id: str, type_: str) -> list[dict[str, Any]]:
@@ -90,6 +93,14 @@ def test_a_withdrawal_by_hand_under_a_hold_waits_for_the_hold(make: Callable[...
     # Then no new hand-off while the hold applies
     assert len(entries(svc, "I1", "collection-handed-off")) == 1 and svc.invoice("I1")["stage"] == "demanded"
     assert svc.handoff("I1")["status"] == "withdrawn"
+    # When the hold is lifted, the chain resumes from the facts: handed off again after fresh time
+    ref = added.output.split()[1]
+    lifted = CliRunner().invoke(cli, ["holds", "lift", ref])
+    assert lifted.exit_code == 0, lifted.output
+    svc.advance(13)
+    assert len(entries(svc, "I1", "collection-handed-off")) == 1
+    svc.advance_until(lambda: len(entries(svc, "I1", "collection-handed-off")) == 2, limit_days=10)
+    assert svc.handoff("I1")["status"] == "exported" and notice_levels(svc, "I1") == [1, 2]
 
 
 def test_a_reversed_payment_after_a_withdrawal_routes_the_claim_again(make: Callable[..., Svc]) -> None:
