@@ -1,4 +1,4 @@
-"""`likvid handoff export|list` and `likvid surveillance list` (POLICY.md point 11)."""
+"""`likvid handoff export|list|withdraw` and `likvid surveillance list` (POLICY.md point 11)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,28 @@ def handoff_list(statuses: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"{it['invoice_id']:<20} {it['status']:<9} {it['target']:<12} {it['reason'] or ''}")
     if not items:
         click.echo("no hand-offs in that state")
+
+
+@handoff.command("withdraw")
+@click.argument("invoice_id")
+@click.option("--reason", required=True, help="Why the hand-off is withdrawn (kept on the timeline).")
+@click.option("--by", "by", required=True, help="Who withdraws it.")
+def handoff_withdraw(invoice_id: str, reason: str, by: str) -> None:
+    """Withdraw an exported hand-off by hand: the receiver is told (handoff-adjusted, withdrawal)
+    and the claim is routed again from the facts, with fresh time, unless a hold keeps it back."""
+    from likvid.db import transaction
+    from likvid.service import handoff as service
+    from likvid.service.errors import Rejected
+
+    app = _app()
+    try:
+        with transaction(app.db) as s:
+            h = service.withdraw(s, app, app.clock.now(s), invoice_id, reason=reason, by=by)
+            handoff_id, target = h.id, h.target
+    except Rejected as exc:
+        raise click.ClickException(f"{exc.field.upper()} {invoice_id}: {exc.reason}" if exc.field == "invoice_id"
+                                   else f"--{exc.field}: {exc.reason}") from None
+    click.echo(f"hand-off {handoff_id} to {target} withdrawn; the receiver is told")
 
 
 @click.group()

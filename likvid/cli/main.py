@@ -544,11 +544,12 @@ def main() -> None:
 
 
 def _register_operations() -> None:
-    from likvid.cli import handoff, insight, ops
+    from likvid.cli import handoff, insight, ops, tasks
 
     ops.register(cli)
     insight.register(cli)
     handoff.register(cli)
+    tasks.register(cli)
 
 
 _register_operations()

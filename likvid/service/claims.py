@@ -239,6 +239,9 @@ def reopen(session: Session, app: App, now: datetime, claim: Claim, why: str) ->
         claim.closed_at = None
         record(session, now, "claim-reopened", claim_id=claim.invoice_id,
                customer_id=claim.customer_id, case_id=claim.case_id, why=why)
+        from likvid.service import handoff
+
+        handoff.reopened(session, now, claim)
         resume(session, app, now, claim)
 
 

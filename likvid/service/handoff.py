@@ -7,7 +7,9 @@ final, kept in surveillance, or written off. The export (a daily durable timer, 
 creditor, receiver and day (docs/handoff-file-layout.md), marks the claims handed off, records
 ``collection-handed-off`` and sends the hand-off notice. Afterwards every payment, credit or
 objection emits ``handoff-adjusted``; the receiver's ``handoff-closed`` and
-``enforcement-title-obtained`` close the hand-off or start surveillance.
+``enforcement-title-obtained`` close the hand-off or start surveillance. A handler may withdraw
+an exported hand-off by hand (``withdraw``); a withdrawn claim that is re-opened (a payment
+reversed) is routed again (``reopened``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from likvid.models import (
     Timer,
 )
 from likvid.rules import routing
+from likvid.rules.collection import Balance
 from likvid.rules.interest import interest_start
 from likvid.service import claims as claims_service
 from likvid.service import handoff_file, ledger, surveillance, timers
@@ -317,11 +320,68 @@ def after_change(session: Session, app: App, now: datetime, claim: Claim, why: s
         h.status = "withdrawn"
         if claim.status == "open":  # disputed in full: the chain resumes from the facts when the hold ends
             claim.stage = "demanded"
+    _adjusted(session, now, claim, h, kind, why, previous, remaining, bal)
+
+
+def _adjusted(session: Session, now: datetime, claim: Claim, h: Handoff, kind: str, why: str, previous: int,
+              remaining: int, bal: Balance) -> None:
     record(session, now, "handoff-adjusted", claim_id=claim.invoice_id, customer_id=claim.customer_id,
            case_id=claim.case_id, handoff_id=h.id, target=h.target, adjustment=kind, why=why,
            previous=previous, remaining=remaining, reduced_by=previous - remaining,
            capital=bal.capital, fees=bal.fee, interest=bal.interest,
            basis="the receiver must not collect more than is owed and undisputed (ANCHORS.md §14)")
+
+
+def withdraw(session: Session, app: App, now: datetime, invoice_id: str, *, reason: str, by: str) -> Handoff:
+    """A handler withdraws a hand-off by hand (``likvid handoff withdraw``): the receiver is told
+    (``handoff-adjusted``, a withdrawal, as after a full payment or dispute), who and why go on the
+    timeline, and an open claim goes back to "demanded" with its hand-off step re-scheduled with
+    fresh time (``claims.resume``): routing then runs again from the facts, so a hold placed
+    meanwhile keeps it back and the customer gets time to pay before any new application."""
+    if not reason.strip():
+        raise Rejected("reason", "is empty: say why the hand-off is withdrawn")
+    if not by.strip():
+        raise Rejected("by", "is empty: say who withdraws the hand-off")
+    if session.get(Claim, invoice_id) is None:
+        raise Rejected("invoice_id", "is not a known invoice")
+    claim = claims_service.locked_claim(session, invoice_id)
+    session.refresh(claim)  # read again under the lock: a payment may just have withdrawn it
+    h = session.scalar(select(Handoff).where(Handoff.claim_id == invoice_id, Handoff.status == "exported").limit(1))
+    if h is None:
+        latest = summary(session, invoice_id)
+        state = f"its latest hand-off is {latest['status']}" if latest else "it was never handed off"
+        raise Rejected("invoice_id", f"has no exported hand-off to withdraw ({state})")
+    previous = h.reported_ore or 0
+    h.status, h.reported_ore, h.reason = "withdrawn", 0, "withdrawn by hand"
+    _adjusted(session, now, claim, h, "withdrawal", "withdrawn by hand", previous, 0,
+              ledger.balance(session, invoice_id))
+    # Who and why stay on our timeline only: free text and names are not for the outbound message.
+    record(session, now, "handoff-withdrawn", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+           case_id=claim.case_id, handoff_id=h.id, target=h.target, by=by, reason=reason,
+           basis="a handler's decision (likvid handoff withdraw)")
+    surveillance.recompute(session, app, now, claim)  # an indrivning withdrawn is no longer tracked as one
+    if claim.status == "open":
+        claim.stage = "demanded"
+        claims_service.resume(session, app, now, claim)
+    return h
+
+
+def reopened(session: Session, now: datetime, claim: Claim) -> None:
+    """A claim re-opened (a payment reversed) while it sits at "handed_off" with its hand-off
+    withdrawn: nothing live would move it on, so it goes back to "demanded" and routing runs
+    again on the hand-off step ``claims.resume`` schedules with fresh time. The receiver was
+    told of the withdrawal, so a later hand-off is a new application, never the same amount
+    twice unannounced."""
+    if claim.stage != "handed_off":
+        return
+    latest = session.scalar(select(Handoff).where(Handoff.claim_id == claim.invoice_id)
+                            .order_by(Handoff.created_at.desc()).limit(1))
+    if latest is None or latest.status != "withdrawn":
+        return
+    claim.stage = "demanded"
+    record(session, now, "handoff-routing-resumed", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+           case_id=claim.case_id, handoff_id=latest.id,
+           basis="re-opened after its hand-off was withdrawn: routed again with fresh time (POLICY.md point 11)")
 
 
 def _handoff(session: Session, handoff_id: str) -> tuple[Handoff, Claim]:
