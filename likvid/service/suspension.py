@@ -96,6 +96,12 @@ def start(session: Session, app: App, now: datetime, invoice_id: str) -> str:
     active = session.scalar(select(SuspensionTrack).where(
         SuspensionTrack.customer_id == claim.customer_id, SuspensionTrack.creditor_id == claim.creditor_id,
         SuspensionTrack.delivery_point_id == point, SuspensionTrack.status.in_(ACTIVE_TRACK)))
+    if active is not None and _service_wait_over(app, active, now.date()):
+        # A track awaiting service from before the lapse timer existed (or whose wait the policy
+        # has shortened since): closed now, so this demand starts afresh.
+        _lapse(session, app, now, active, _track_claims(session, active))
+        session.flush()
+        active = None
     if active is not None:
         return f"track {active.id} already running for the delivery point"
     claims = _overdue_claims(session, now, claim.customer_id, claim.creditor_id, point, claim.claim_kind)
@@ -137,6 +143,11 @@ def run_step(session: Session, app: App, now: datetime, track_id: int, step: str
     if expected is None or track.status != expected:
         return f"skipped: track is {track.status}"
     if step == "lapse":
+        if not _service_wait_over(app, track, now.date()):
+            # The policy's wait was lengthened after the timer was set: wait for the new day.
+            assert track.demanded_on is not None
+            _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
+            return f"track {track.id}: service wait extended"
         return _lapse(session, app, now, track, claims)
     customer = session.get(Customer, track.customer_id)
     assert customer is not None
@@ -172,6 +183,11 @@ def _demand(session: Session, app: App, now: datetime, track: SuspensionTrack, c
            basis="ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)")
     _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
     return f"track {track.id}: notice {notice.id} awaiting service"
+
+
+def _service_wait_over(app: App, track: SuspensionTrack, today: date) -> bool:
+    return (track.status == "awaiting_service" and track.demanded_on is not None
+            and rules.service_lapses_on(track.demanded_on, cfg(app)) <= today)
 
 
 def _lapse(session: Session, app: App, now: datetime, track: SuspensionTrack, claims: list[Claim]) -> str:

@@ -11,17 +11,28 @@ simulated clock like tests/flow/test_suspension.py:
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select, text, update
 
 from likvid.cli.main import cli
 from likvid.clock import from_db, to_db
-from likvid.db import engine_for, read_session
-from likvid.models import Letter, OutboxMessage, RejectedEvent, SuspensionTrack, TimelineEntry
+from likvid.db import engine_for, read_session, transaction
+from likvid.models import (
+    Letter,
+    OutboxMessage,
+    RejectedEvent,
+    SuspensionTrack,
+    TimelineEntry,
+    Timer,
+)
+from likvid.policy import default_policy_text, load_policy
 from likvid.service import show
+from likvid.service.app import App
 from tests.flow import test_suspension as base
 from tests.flow.test_suspension import START, at, entries, firsts
 from tests.support.inline import Inline
@@ -142,6 +153,8 @@ def test_the_list_and_show_give_each_track_its_step_and_the_day_of_the_next(svc:
     inv = json.loads(shown.output)["suspension"]
     assert [(t["track_id"], t["status"], t["delivery_point_id"]) for t in inv] == [(e["track_id"], "ordered", "DP-1")]
     assert json.loads(CliRunner().invoke(cli, ["show", "invoice", "X1", "--json"]).output)["suspension"] == []
+    plain = CliRunner().invoke(cli, ["show", "invoice", "E1"])
+    assert plain.exit_code == 0 and "suspension: 1" in plain.output and "status=ordered" in plain.output, plain.output
     cust = json.loads(CliRunner().invoke(cli, ["show", "customer", "C1", "--json"]).output)["suspension"]
     assert sorted((t["delivery_point_id"], t["status"]) for t in cust) == [("DP-1", "ordered"), ("DP-2", "blocked")]
     assert all("name" not in t and "identity_number" not in t and "address" not in t for t in cust)
@@ -213,27 +226,57 @@ def test_a_served_demand_does_not_lapse(svc: Inline) -> None:
     assert _track(app).status == "ordered" and not entries(app, LAPSE)
 
 
-def test_the_service_wait_is_read_from_the_policy(svc: Inline, tmp_path: Any) -> None:
-    """Configured to 30 days, the track lapses on the 30th day after the demand."""
-    from likvid.db import dispose_engines
-    from likvid.policy import default_policy_text
-    from likvid.service.app import bootstrap, prepare
-    from likvid.service.progress import set_clock
-    from likvid.settings import Settings
+def _with_wait(app: App, tmp_path: Path, days: int) -> App:
+    """The same service (database, clock) with another [suspension] service_wait_days."""
+    path = tmp_path / f"policy-{days}.toml"
+    path.write_text(default_policy_text().replace("service_wait_days = 60", f"service_wait_days = {days}"),
+                    encoding="utf-8")
+    return replace(app, policy=load_policy(path))
 
-    policy = tmp_path / "policy.toml"
-    policy.write_text(default_policy_text().replace("service_wait_days = 60", "service_wait_days = 30"), encoding="utf-8")
-    url = svc.app.settings.database_url
-    dispose_engines()
-    app = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path / "home2"), "LIKVID_DATABASE_URL": url,
-                                       "LIKVID_CLOCK": "simulated", "LIKVID_POLICY": str(policy)}), fresh=True)
-    prepare(app)
-    set_clock(app, START)
-    inline = Inline(app)
-    inline.publish(customer("C1"), invoice("E1", "C1", "1500.00", due="2026-01-30", creditor_id="energi",
-                                          claim_kind="electricity", delivery_point_id="DP-1"))
-    notified = _walk_until(inline, "social-services-notified", START.date())
-    inline.advance_to(at(notified + timedelta(days=29)))
-    assert _track(app).status == "awaiting_service"
-    inline.advance_to(at(notified + timedelta(days=30)))
-    assert _track(app).status == "lapsed" and "within 30 days" in (_track(app).closed_reason or "")
+
+def _to_demand(svc: Inline) -> date:
+    svc.publish(customer("C1"), invoice("E1", "C1", "1500.00", due="2026-01-30", creditor_id="energi",
+                                       claim_kind="electricity", delivery_point_id="DP-1"))
+    return _walk_until(svc, "social-services-notified", START.date())
+
+
+def test_the_service_wait_is_read_from_the_policy(svc: Inline, tmp_path: Path) -> None:
+    """Configured to 30 days, the track lapses on the 30th day after the demand."""
+    short = Inline(_with_wait(svc.app, tmp_path, 30))
+    notified = _to_demand(short)
+    short.advance_to(at(notified + timedelta(days=29)))
+    assert _track(short.app).status == "awaiting_service"
+    short.advance_to(at(notified + timedelta(days=30)))
+    assert _track(short.app).status == "lapsed" and "within 30 days" in (_track(short.app).closed_reason or "")
+
+
+def test_a_wait_lengthened_after_the_demand_moves_the_lapse(svc: Inline, tmp_path: Path) -> None:
+    """The timer was set under a 30-day wait; the policy now says 60: the track waits 60 days."""
+    notified = _to_demand(Inline(_with_wait(svc.app, tmp_path, 30)))
+    svc.advance_to(at(notified + timedelta(days=59)))
+    assert _track(svc.app).status == "awaiting_service" and not entries(svc.app, LAPSE)
+    svc.advance_to(at(notified + timedelta(days=60)))
+    assert _track(svc.app).status == "lapsed" and "within 60 days" in (_track(svc.app).closed_reason or "")
+
+
+def test_a_track_without_a_lapse_timer_lapses_when_the_next_demand_starts(svc: Inline) -> None:
+    """A track left awaiting service before the lapse timer existed: the next demand on the point
+    closes it, with its reason, and starts afresh the same day."""
+    app = svc.app
+    notified = _to_demand(svc)
+    old = _track(app)
+    with transaction(app.db) as s:
+        s.execute(update(Timer).where(Timer.ref == f"{old.id}:lapse").values(status="cancelled"))
+    day = notified + timedelta(days=70)
+    svc.advance_to(at(day))
+    assert _track(app, old.id).status == "awaiting_service"
+    svc.publish(invoice("E2", "C1", "1500.00", due=(day + timedelta(days=20)).isoformat(), creditor_id="energi",
+                        claim_kind="electricity", delivery_point_id="DP-1"))
+    while len(entries(app, "delivery-suspension-warned")) < 2 and day < notified + timedelta(days=250):
+        day += timedelta(days=1)
+        svc.advance_to(at(day))
+    lapse = entries(app, LAPSE)
+    assert [e["track_id"] for e in lapse] == [old.id] and "not served within 60 days" in lapse[0]["reason"]
+    assert _track(app, old.id).status == "lapsed"
+    fresh = _track(app)
+    assert fresh.id != old.id and fresh.status == "warned" and fresh.warned_on == day
