@@ -554,7 +554,7 @@ def create_app(
     )
     def get_invoice(invoice_id: str, _token: TokenConfig = Depends(reader)) -> dict[str, Any]:  # noqa: B008
         with read_session(app.db) as s:
-            data = show.invoice(s, invoice_id)
+            data = show.invoice(s, invoice_id, app)
         if data is None:
             raise _Refused(_error(404, "no such invoice"))
         return data

@@ -103,6 +103,10 @@ class TimelineEntry(Base):
     """
 
     __tablename__ = "timeline"
+    __table_args__ = (
+        #: `likvid report` and `likvid risk list` scan the timeline by type within a period.
+        Index("ix_timeline_type_at", "type", "at"),
+    )
 
     id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
     at: Mapped[datetime]

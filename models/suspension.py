@@ -44,7 +44,7 @@ class SuspensionTrack(Base):
     utility: Mapped[str] = mapped_column(String(30))
     #: consumer, water, business (likvid.rules.suspension)
     regime: Mapped[str] = mapped_column(String(20))
-    #: warned, awaiting_service, served, ordered, restored, blocked
+    #: warned, awaiting_service, served, ordered, restored, blocked, lapsed (never served)
     status: Mapped[str] = mapped_column(String(20))
     opened_at: Mapped[datetime]
     warned_on: Mapped[date]

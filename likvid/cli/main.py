@@ -179,8 +179,9 @@ def show_invoice(invoice_id: str, as_json: bool) -> None:
     from likvid.db import read_session
     from likvid.service import show as show_service
 
-    with read_session(_app().db) as s:
-        _print(show_service.invoice(s, invoice_id), as_json, "invoice")
+    app = _app()
+    with read_session(app.db) as s:
+        _print(show_service.invoice(s, invoice_id, app), as_json, "invoice")
 
 
 @show.command("customer")
@@ -544,12 +545,13 @@ def main() -> None:
 
 
 def _register_operations() -> None:
-    from likvid.cli import handoff, insight, ops, tasks
+    from likvid.cli import handoff, insight, ops, suspension, tasks
 
     ops.register(cli)
     insight.register(cli)
     handoff.register(cli)
     tasks.register(cli)
+    suspension.register(cli)
 
 
 _register_operations()

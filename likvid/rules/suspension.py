@@ -133,6 +133,11 @@ class SuspensionSection(_Strict):
     #: not earlier: suspension is not a collection measure (§4.1 "Frånkoppling är ingen
     #: inkassoåtgärd"), it follows a debt established as unpaid despite reminder and demand.
     start_after_demand_days: int = Field(default=7, ge=1, le=365)
+    #: [I] A consumer's demand never served (no ``notice-served``): the track lapses this many
+    #: days after the demand was sent, so a later demand can start afresh with a fresh warning.
+    #: Long enough for a slow delgivning (service by a process server takes weeks); a notice
+    #: served after the lapse is rejected and never leads to an order.
+    service_wait_days: int = Field(default=60, ge=21, le=365)
     materiality: MaterialitySection = MaterialitySection()
     consumer: ConsumerSection = ConsumerSection()
     water: WaterSection = WaterSection()
@@ -213,6 +218,32 @@ def order_after_service_on(served_on: date, cfg: SuspensionSection) -> date:
     return served_on + timedelta(days=cfg.consumer.pay_days_after_service + cfg.consumer.margin_days)
 
 
+def service_lapses_on(demanded_on: date, cfg: SuspensionSection) -> date:
+    """Consumer: the day a demand still not served closes the track as lapsed (no order without
+    service, ellagen 11 kap. 4 §; the wait itself is configuration [I], §4.5)."""
+    return demanded_on + timedelta(days=cfg.service_wait_days)
+
+
+def next_step(status: str, regime: str, remedy_deadline: date, demanded_on: date | None, order_on: date | None,
+              today: date, cfg: SuspensionSection) -> tuple[str | None, date | None]:
+    """(the track's next step, the earliest day it may happen) for staff (``likvid suspension
+    list``); ``(None, None)`` for a closed track. An ordered point is restored once the debt is
+    paid or covered (no day); a track awaiting service can be ordered at the earliest 21 days
+    (+ margin) after the demand was sent (served that day) and never before today."""
+    if status == "warned":
+        if regime == "consumer":
+            return "demand", demand_on(remedy_deadline)
+        return "order", order_on or order_after_warning_on(remedy_deadline, regime, cfg)
+    if status == "awaiting_service":
+        assert demanded_on is not None
+        return "order", max(order_after_service_on(demanded_on, cfg), today)
+    if status == "served":
+        return "order", order_on
+    if status == "ordered":
+        return "restoration", None
+    return None, None
+
+
 def pay_by_after_service(served_on: date, cfg: SuspensionSection) -> date:
     """The last day to pay stated in the demand: three weeks from service (ellagen 11 kap. 4 §)."""
     return served_on + timedelta(days=cfg.consumer.pay_days_after_service)
@@ -234,4 +265,6 @@ def describe(cfg: SuspensionSection) -> list[str]:
         f"  business customers: notice of {b.notice_days} days; suspension {max(1, b.margin_days)} day(s) after it",
         "  each step re-checks payment, objections, holds, social services' undertaking, health risk and"
         " consumer status; restoration as soon as the debt is paid or covered",
+        f"  a demand not served within {cfg.service_wait_days} days closes the track as lapsed; a later demand"
+        " starts afresh with a new warning",
     ]

@@ -23,7 +23,7 @@ from likvid.models import (
 )
 from likvid.rules.identity import mask_identity
 from likvid.rules.money import kronor_str
-from likvid.service import handoff, ledger, risk, surveillance
+from likvid.service import handoff, ledger, risk, surveillance, suspension
 
 if TYPE_CHECKING:
     from likvid.service.app import App
@@ -45,7 +45,9 @@ def _timeline(rows: list[TimelineEntry]) -> list[dict[str, Any]]:
              **({"basis": t.basis} if t.basis else {})} for t in rows]
 
 
-def invoice(s: Session, invoice_id: str) -> dict[str, Any] | None:
+def invoice(s: Session, invoice_id: str, app: App | None = None) -> dict[str, Any] | None:
+    """The claim as the service sees it; with ``app`` (policy and clock) also the suspension
+    tracks it is part of, with the earliest day of each track's next step."""
     claim = s.get(Claim, invoice_id)
     if claim is None:
         return None
@@ -77,6 +79,7 @@ def invoice(s: Session, invoice_id: str) -> dict[str, Any] | None:
                     for letter, link_status in letters],
         "handoff": handoff.summary(s, invoice_id),
         "surveillance": surveillance.summary(s, invoice_id),
+        "suspension": suspension.for_claim(s, app, invoice_id, app.clock.today(s)) if app is not None else None,
         "pending_steps": [{"step": t.kind, "due_at": from_db(t.due_at).isoformat(), "status": t.status} for t in pending],
         "timeline": _timeline(timeline),
     }
@@ -128,6 +131,7 @@ def customer(s: Session, customer_id: str, app: App | None = None) -> dict[str, 
                    "claims": sum(1 for cl in claims if cl.case_id == k.id),
                    "open_claims": sum(1 for cl in claims if cl.case_id == k.id and cl.status == "open"),
                    "letters_sent": case_letters.get(k.id, 0)} for k in cases],
+        "suspension": suspension.for_customer(s, app, customer_id, app.clock.today(s)) if app is not None else None,
         "risk": risk.score(s, app.policy, app.clock.now(s), customer_id).as_dict() if app is not None else None,
         "credit_decisions": [{"at": from_db(t.at).isoformat(), "request_id": t.details.get("request_id"),
                               "creditor_id": t.details.get("creditor_id"), "decision": t.details.get("decision"),

@@ -8,7 +8,8 @@ delivery point, the legal sequence of each utility, each step a durable timer.
 - consumer (electricity, district heating): after the remedy deadline the demand to pay within
   three weeks of service and, the same day, the message to the social services
   (``social-services-notified``); then it waits for ``notice-served``; the order is due on the
-  service date + 21 days + margin.
+  service date + 21 days + margin. A demand not served within ``service_wait_days`` closes the
+  track as lapsed (the ``lapse`` step), so a later demand starts a fresh track with a fresh warning.
 - water, business: the order is due after the request's deadline (+ margin).
 - order: ``delivery-suspension-ordered``.
 
@@ -95,6 +96,12 @@ def start(session: Session, app: App, now: datetime, invoice_id: str) -> str:
     active = session.scalar(select(SuspensionTrack).where(
         SuspensionTrack.customer_id == claim.customer_id, SuspensionTrack.creditor_id == claim.creditor_id,
         SuspensionTrack.delivery_point_id == point, SuspensionTrack.status.in_(ACTIVE_TRACK)))
+    if active is not None and _service_wait_over(app, active, now.date()):
+        # A track awaiting service from before the lapse timer existed (or whose wait the policy
+        # has shortened since): closed now, so this demand starts afresh.
+        _lapse(session, app, now, active, _track_claims(session, active))
+        session.flush()
+        active = None
     if active is not None:
         return f"track {active.id} already running for the delivery point"
     claims = _overdue_claims(session, now, claim.customer_id, claim.creditor_id, point, claim.claim_kind)
@@ -131,9 +138,17 @@ def run_step(session: Session, app: App, now: datetime, track_id: int, step: str
     if claims:
         claims_service.lock_case(session, claims[0].case_id)
     session.refresh(track)
-    expected = {"demand": "warned", "order": "served" if track.regime == "consumer" else "warned"}.get(step)
+    expected = {"demand": "warned", "order": "served" if track.regime == "consumer" else "warned",
+                "lapse": "awaiting_service"}.get(step)
     if expected is None or track.status != expected:
         return f"skipped: track is {track.status}"
+    if step == "lapse":
+        if not _service_wait_over(app, track, now.date()):
+            # The policy's wait was lengthened after the timer was set: wait for the new day.
+            assert track.demanded_on is not None
+            _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
+            return f"track {track.id}: service wait extended"
+        return _lapse(session, app, now, track, claims)
     customer = session.get(Customer, track.customer_id)
     assert customer is not None
     reason = _blocker(session, app, track.regime, customer, track.delivery_point_id, claims)
@@ -166,7 +181,28 @@ def _demand(session: Session, app: App, now: datetime, track: SuspensionTrack, c
            case_id=case.id, track_id=track.id, delivery_point_id=track.delivery_point_id, notice_id=notice.id,
            letter_id=social.id, amount=amount, invoice_ids=[c.invoice_id for c in claims],
            basis="ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)")
+    _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
     return f"track {track.id}: notice {notice.id} awaiting service"
+
+
+def _service_wait_over(app: App, track: SuspensionTrack, today: date) -> bool:
+    return (track.status == "awaiting_service" and track.demanded_on is not None
+            and rules.service_lapses_on(track.demanded_on, cfg(app)) <= today)
+
+
+def _lapse(session: Session, app: App, now: datetime, track: SuspensionTrack, claims: list[Claim]) -> str:
+    """The demand was never served: no order may follow (ellagen 11 kap. 4 §), and a track left
+    waiting would keep every later demand from starting one for the delivery point. Closed with
+    its reason on the timeline; no outbound event (nothing happens in the field)."""
+    days = cfg(app).service_wait_days
+    reason = f"the demand (notice {track.notice_id}) was not served within {days} days of being sent on {track.demanded_on}"
+    track.status = "lapsed"
+    track.closed_reason = reason[:500]
+    record(session, now, "suspension-lapsed", claim_id=claims[0].invoice_id if claims else None,
+           customer_id=track.customer_id, case_id=claims[0].case_id if claims else None, track_id=track.id,
+           delivery_point_id=track.delivery_point_id, notice_id=track.notice_id, reason=reason,
+           service_wait_days=days, basis="no suspension without service of the demand (SWEDISH-RULES.md §4.1, §4.5)")
+    return f"track {track.id} lapsed: {reason}"
 
 
 def _order(session: Session, app: App, now: datetime, track: SuspensionTrack, claims: list[Claim]) -> str:
@@ -304,6 +340,50 @@ def delivery_point_flagged(session: Session, app: App, now: datetime, event_id: 
     else:
         row.flag, row.changed_at, row.event_id = data.flag, to_db(now), event_id
     record(session, now, "delivery-point-flagged", delivery_point_id=data.delivery_point_id, flag=data.flag)
+
+
+# --- what staff see: `likvid suspension list`, `likvid show` --------------------------------------------
+
+def describe_track(session: Session, app: App, track: SuspensionTrack, today: date) -> dict[str, Any]:
+    """One track for staff: ids only (no name, no address), its step and the earliest day of the next."""
+    step, on = rules.next_step(track.status, track.regime, track.remedy_deadline, track.demanded_on, track.order_on,
+                               today, cfg(app))
+    lapses = (rules.service_lapses_on(track.demanded_on, cfg(app))
+              if track.status == "awaiting_service" and track.demanded_on else None)
+    claim_ids = session.scalars(select(SuspensionClaim.claim_id).where(SuspensionClaim.track_id == track.id)
+                                .order_by(SuspensionClaim.claim_id))
+    return {
+        "track_id": track.id, "customer_id": track.customer_id, "creditor_id": track.creditor_id,
+        "delivery_point_id": track.delivery_point_id, "utility": track.utility, "regime": track.regime,
+        "status": track.status, "next_step": step, "next_on": on.isoformat() if on else None,
+        "lapses_on": lapses.isoformat() if lapses else None,
+        "reason": track.closed_reason if track.status in ("blocked", "lapsed") else None,
+        "invoice_ids": list(claim_ids), "warned_on": track.warned_on.isoformat(),
+        "notice_id": track.notice_id,
+        **{k: (v.isoformat() if v else None) for k, v in (
+            ("remedy_deadline", track.remedy_deadline), ("demanded_on", track.demanded_on),
+            ("served_on", track.served_on), ("ordered_on", track.ordered_on), ("restored_on", track.restored_on))},
+    }
+
+
+def listing(session: Session, app: App, statuses: tuple[str, ...], today: date) -> list[dict[str, Any]]:
+    """Tracks in ``statuses``, by creditor, delivery point and id (``likvid suspension list``)."""
+    q = select(SuspensionTrack).where(SuspensionTrack.status.in_(statuses)).order_by(
+        SuspensionTrack.creditor_id, SuspensionTrack.delivery_point_id, SuspensionTrack.id)
+    return [describe_track(session, app, t, today) for t in session.scalars(q)]
+
+
+def for_claim(session: Session, app: App, invoice_id: str, today: date) -> list[dict[str, Any]]:
+    """The tracks a claim is part of (``likvid show invoice``)."""
+    q = select(SuspensionTrack).join(SuspensionClaim, SuspensionClaim.track_id == SuspensionTrack.id).where(
+        SuspensionClaim.claim_id == invoice_id).order_by(SuspensionTrack.id)
+    return [describe_track(session, app, t, today) for t in session.scalars(q)]
+
+
+def for_customer(session: Session, app: App, customer_id: str, today: date) -> list[dict[str, Any]]:
+    """The customer's tracks at every creditor (``likvid show customer``)."""
+    q = select(SuspensionTrack).where(SuspensionTrack.customer_id == customer_id).order_by(SuspensionTrack.id)
+    return [describe_track(session, app, t, today) for t in session.scalars(q)]
 
 
 # --- restoration (every scheduler cycle) ----------------------------------------------------------------

@@ -58,7 +58,7 @@ class Pipeline:
     # Then ---------------------------------------------------------------------------
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         with read_session(self.app.db) as s:
-            data = show.invoice(s, invoice_id)
+            data = show.invoice(s, invoice_id, self.app)
         assert data is not None, f"no invoice {invoice_id}"
         return data
 
