@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from likvid.db import transaction
 from likvid.models import ReceivedEvent
@@ -16,6 +17,19 @@ from likvid.service.records import QUEUE_INGEST, QUEUE_PAYMENTS, enqueue
 
 #: Events per ingest message: one transaction per batch, each event in its own savepoint.
 BATCH = 100
+
+
+#: Ids per lookup of already-received events: PostgreSQL takes at most 65,535 parameters per
+#: statement, and a file published at once may hold more events than that.
+ID_CHUNK = 10_000
+
+
+def known_ids(s: Session, ids: list[str], chunk: int = ID_CHUNK) -> set[str]:
+    """Which of ``ids`` were received already, looked up ``chunk`` ids at a time."""
+    known: set[str] = set()
+    for i in range(0, len(ids), chunk):
+        known.update(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_(ids[i : i + chunk]))))
+    return known
 
 
 def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
@@ -49,7 +63,7 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
     with transaction(app.db) as s:
         now = app.clock.now(s)
         ingest.record_rejections(s, now, rejected)
-        known = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_([i for i, _ in accepted]))))
+        known = known_ids(s, [i for i, _ in accepted])
         fresh: list[Any] = []
         seen: set[str] = set()
         for r in results:
