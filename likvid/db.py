@@ -7,10 +7,11 @@ transaction starts instead of failing half-way when it first writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Milliseconds a SQLite writer waits for the lock before giving up.
@@ -102,3 +103,16 @@ def dispose_engines() -> None:
         engine.dispose()
     _ENGINES.clear()
     _MAKERS.clear()
+
+
+#: Values per IN list: PostgreSQL takes at most 65,535 parameters in one statement, and a
+#: file published at once may hold more events than that.
+IN_CHUNK = 10_000
+
+
+def present(session: Session, column: Any, values: Sequence[Any], chunk: int = IN_CHUNK) -> set[Any]:
+    """Which of ``values`` occur in ``column``, looked up ``chunk`` values at a time."""
+    found: set[Any] = set()
+    for i in range(0, len(values), chunk):
+        found.update(session.scalars(select(column).where(column.in_(values[i : i + chunk]))))
+    return found

@@ -6,10 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from likvid.db import transaction
+from likvid.db import IN_CHUNK, present, transaction
 from likvid.models import ReceivedEvent
 from likvid.service import ingest
 from likvid.service.app import App
@@ -19,17 +18,10 @@ from likvid.service.records import QUEUE_INGEST, QUEUE_PAYMENTS, enqueue
 BATCH = 100
 
 
-#: Ids per lookup of already-received events: PostgreSQL takes at most 65,535 parameters per
-#: statement, and a file published at once may hold more events than that.
-ID_CHUNK = 10_000
-
-
-def known_ids(s: Session, ids: list[str], chunk: int = ID_CHUNK) -> set[str]:
-    """Which of ``ids`` were received already, looked up ``chunk`` ids at a time."""
-    known: set[str] = set()
-    for i in range(0, len(ids), chunk):
-        known.update(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_(ids[i : i + chunk]))))
-    return known
+def known_ids(s: Session, ids: list[str], chunk: int = IN_CHUNK) -> set[str]:
+    """Which of ``ids`` were received already (in chunks: there may be more than PostgreSQL
+    takes parameters in one statement)."""
+    return present(s, ReceivedEvent.id, ids, chunk)
 
 
 def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
