@@ -7,11 +7,12 @@ transaction starts instead of failing half-way when it first writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import ColumnElement, Engine, any_, create_engine, event, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Milliseconds a SQLite writer waits for the lock before giving up.
@@ -51,7 +52,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -110,9 +112,19 @@ def dispose_engines() -> None:
 IN_CHUNK = 10_000
 
 
+def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter instead of one
+    per value (the driver parses every placeholder of a long IN list, and the statement text
+    is the same whatever the number of values)."""
+    values = list(values)
+    if is_sqlite(session.get_bind()):
+        return column.in_(values)  # type: ignore[no-any-return]
+    return column == any_(literal(values, ARRAY(column.type)))  # type: ignore[no-any-return]
+
+
 def present(session: Session, column: Any, values: Sequence[Any], chunk: int = IN_CHUNK) -> set[Any]:
     """Which of ``values`` occur in ``column``, looked up ``chunk`` values at a time."""
     found: set[Any] = set()
     for i in range(0, len(values), chunk):
-        found.update(session.scalars(select(column).where(column.in_(values[i : i + chunk]))))
+        found.update(session.scalars(select(column).where(among(session, column, values[i : i + chunk]))))
     return found

@@ -11,13 +11,16 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import dramatiq
 import redis
-from sqlalchemy import select
+from sqlalchemy import Row, case, select, update
+from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
-from likvid.db import is_sqlite, transaction
+from likvid.db import IN_CHUNK, among, is_sqlite, transaction
 from likvid.models import OutboxMessage
 from likvid.service.app import App
 from likvid.service.records import OUTBOUND_STREAM, QUEUE_OUTBOUND, wall_now
@@ -26,6 +29,9 @@ log = logging.getLogger("likvid.relay")
 
 #: Rows published per pass.
 BATCH = 500
+#: What the relay reads of an outbox row.
+_COLUMNS = (OutboxMessage.id, OutboxMessage.queue, OutboxMessage.actor, OutboxMessage.payload,
+            OutboxMessage.published_at)
 #: A marker key; its absence means Redis lost its data since the relay last looked.
 EPOCH_KEY = "likvid:relay:epoch"
 #: Outbound events kept in the stream (approximate trimming).
@@ -42,11 +48,11 @@ class Relay:
     def publish_once(self) -> int:
         """Publish the next batch of unpublished rows; returns how many."""
         with transaction(self.app.db) as s:
-            q = select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+            q = select(*_COLUMNS).where(OutboxMessage.published_at.is_(None))
             q = q.order_by(OutboxMessage.created_at).limit(BATCH)
             if not is_sqlite(self.app.db):
                 q = q.with_for_update(skip_locked=True)
-            return self._publish(list(s.scalars(q)))
+            return self._publish(s, s.execute(q).all())
 
     def redeliver_if_redis_lost_data(self) -> int:
         """When Redis comes back empty (restarted without its data, or flushed), publish again
@@ -62,45 +68,49 @@ class Relay:
         total = 0
         while True:
             with transaction(self.app.db) as s:
-                q = select(OutboxMessage).where(
+                q = select(*_COLUMNS).where(
                     OutboxMessage.processed_at.is_(None),
                     OutboxMessage.published_at < cutoff,
                     OutboxMessage.queue != QUEUE_OUTBOUND,
                 )
                 q = q.order_by(OutboxMessage.published_at).limit(BATCH)
-                rows = list(s.scalars(q))
+                rows = s.execute(q).all()
                 if rows:
                     log.warning("Redis lost its data: publishing %d unprocessed messages again", len(rows))
-                total += self._publish(rows)
+                total += self._publish(s, rows)
             if len(rows) < BATCH:
                 return total
 
-    def _publish(self, rows: list[OutboxMessage]) -> int:
+    def _publish(self, s: Session, rows: Sequence[Row[Any]]) -> int:
+        """Publish ``rows`` (columns ``_COLUMNS``) and mark them published in ``s``'s
+        transaction: one UPDATE for the batch. Redis first, then the commit: a crash between
+        the two publishes a row again, never loses one (consumers are idempotent)."""
         if not rows:
             return 0
-        now = wall_now()
+        now = to_db(wall_now())
         pipe = self.redis.pipeline(transaction=False)
         outbound = [row for row in rows if row.queue == QUEUE_OUTBOUND and row.published_at is None]
         if outbound:
-            from sqlalchemy.orm import object_session
-
             from likvid.service.sinks import fan_out
 
-            session = object_session(outbound[0])
-            assert session is not None
-            fan_out(session, self.app.settings, outbound)
+            fan_out(s, self.app.settings, outbound)
         for row in rows:
             if row.queue == QUEUE_OUTBOUND:
                 pipe.xadd(OUTBOUND_STREAM, {"event": _json(row.payload)}, maxlen=STREAM_MAXLEN, approximate=True)
-                row.processed_at = to_db(now)
             else:
                 self._enqueue(row)
-            row.published_at = to_db(now)
-            row.publish_count += 1
         pipe.execute()
+        table = OutboxMessage.__table__
+        for i in range(0, len(rows), IN_CHUNK):
+            s.execute(
+                update(table)
+                .where(among(s, table.c.id, [row.id for row in rows[i : i + IN_CHUNK]]))
+                .values(published_at=now, publish_count=table.c.publish_count + 1,
+                        processed_at=case((table.c.queue == QUEUE_OUTBOUND, now), else_=table.c.processed_at))
+            )
         return len(rows)
 
-    def _enqueue(self, row: OutboxMessage) -> None:
+    def _enqueue(self, row: Row[Any]) -> None:
         if row.queue not in self.declared:
             self.broker.declare_queue(row.queue)
             self.declared.add(row.queue)

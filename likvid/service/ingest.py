@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
-from likvid.db import transaction
+from likvid.db import present, transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
@@ -301,7 +301,7 @@ def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], me
         now = app.clock.now(s)
         record_rejections(s, now, [(raw, res) for raw, ev, res in checked if ev is None])
         ids = [ev.id for _, ev, _ in checked if ev is not None]
-        seen = set(s.scalars(select(ReceivedEvent.id).where(ReceivedEvent.id.in_(ids)))) if ids else set()
+        seen = present(s, ReceivedEvent.id, ids)
         fresh: list[tuple[Any, Event, Result]] = []
         for raw, event, result in checked:
             result = Result(result.id, result.status, list(result.errors))

@@ -24,17 +24,24 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, any_, func, insert, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    JSON,
+    Table,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
-from likvid.db import is_sqlite
+from likvid.db import among, is_sqlite
 from likvid.messages import Event, event_to_json
 from likvid.models import (
     Claim,
@@ -55,7 +62,7 @@ from likvid.rules.collection import Balance, allocate
 from likvid.rules.money import parse_kronor
 from likvid.service.app import App
 from likvid.service.parking import lock_keys
-from likvid.service.records import record_rows
+from likvid.service.records import record_rows, wall_now
 
 #: Hand-off statuses under which a payment must be reported to the receiver (handoff.py).
 HANDOFF_IN_PLAY = ("waiting", "queued", "exported")
@@ -91,15 +98,6 @@ class _Taken:
     surplus: int
 
 
-def _in(s: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a
-    thousand (the driver parses every placeholder of a long IN list)."""
-    values = list(values)
-    if is_sqlite(s.get_bind()):
-        return column.in_(values)
-    return column == any_(literal(values, ARRAY(column.type)))
-
-
 def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
     if is_sqlite(s.get_bind()):
@@ -109,11 +107,18 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
                 if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
     columns = [*rows[0], *defaults]
+    # JSON columns go as text; the others as they are (the columns are known, not guessed per value).
+    as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    extra = list(defaults.values())
+    dumps = json.dumps
     conn = s.connection().connection.driver_connection
     with conn.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v
-                            for v in (*row.values(), *defaults.values())])
+            values = [*row.values(), *extra]
+            for i in as_json:
+                if values[i] is not None:
+                    values[i] = dumps(values[i])
+            copy.write_row(values)
 
 
 def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:
@@ -127,7 +132,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
     # Who is paid (before the lock: a claim's case never changes).
     targets = s.execute(
         select(Claim.invoice_id, Claim.case_id, Claim.ocr_reference).where(
-            or_(_in(s, Claim.invoice_id, invoice_ids), _in(s, Claim.ocr_reference, refs))
+            or_(among(s, Claim.invoice_id, invoice_ids), among(s, Claim.ocr_reference, refs))
         )
     ).all()
     case_of = {t.invoice_id: t.case_id for t in targets}
@@ -136,7 +141,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         if t.ocr_reference in refs:
             by_ocr[t.ocr_reference].append(t.invoice_id)
     case_by_ocr = dict(s.execute(
-        select(CollectionCase.ocr_reference, CollectionCase.id).where(_in(s, CollectionCase.ocr_reference, refs))
+        select(CollectionCase.ocr_reference, CollectionCase.id).where(among(s, CollectionCase.ocr_reference, refs))
     ).all()) if refs else {}
 
     def target(d: Any) -> tuple[str | None, int | None]:
@@ -157,12 +162,12 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
     # itself for a payment not stored yet), then the cases in id order (claims.lock_case).
     lock_keys(s, (f"payment:{pid}" for pid in pids))
     if cases and not is_sqlite(s.get_bind()):
-        s.execute(select(CollectionCase.id).where(_in(s, CollectionCase.id, cases))
+        s.execute(select(CollectionCase.id).where(among(s, CollectionCase.id, cases))
                   .order_by(CollectionCase.id).with_for_update()).all()
 
-    stored = set(s.scalars(select(Payment.payment_id).where(_in(s, Payment.payment_id, pids))))
+    stored = set(s.scalars(select(Payment.payment_id).where(among(s, Payment.payment_id, pids))))
     waited_for = {k.removeprefix("payment:") for k in s.scalars(
-        select(ParkedEvent.waiting_for).where(_in(s, ParkedEvent.waiting_for, [f"payment:{p}" for p in pids])))}
+        select(ParkedEvent.waiting_for).where(among(s, ParkedEvent.waiting_for, [f"payment:{p}" for p in pids])))}
     claims: dict[str, _Claim] = {}
     open_by_case: dict[int, list[_Claim]] = defaultdict(list)
     blocked: set[int] = set()
@@ -171,7 +176,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         rows = s.execute(
             select(Claim.invoice_id, Claim.case_id, Claim.customer_id, Claim.creditor_id, Claim.status,
                    Claim.stage, Claim.effective_due_date)
-            .where(_in(s, Claim.case_id, cases), or_(Claim.status == "open", _in(s, Claim.invoice_id, target_ids)))
+            .where(among(s, Claim.case_id, cases), or_(Claim.status == "open", among(s, Claim.invoice_id, target_ids)))
             .order_by(Claim.effective_due_date, Claim.invoice_id)
         ).all()
         for r in rows:
@@ -185,7 +190,7 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         open_ids = [c.invoice_id for cs in open_by_case.values() for c in cs]
         for claim_id, component, total in s.execute(
             select(LedgerEntry.claim_id, LedgerEntry.component, func.sum(LedgerEntry.amount_ore))
-            .where(_in(s, LedgerEntry.claim_id, open_ids))
+            .where(among(s, LedgerEntry.claim_id, open_ids))
             .group_by(LedgerEntry.claim_id, LedgerEntry.component)
         ):
             claims[claim_id].balance[component] = int(total or 0)
@@ -196,8 +201,8 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
         for claim_id, case_id, customer_id in s.execute(
             select(Hold.claim_id, Hold.case_id, Hold.customer_id).where(
                 Hold.ended_at.is_(None),
-                or_(_in(s, Hold.claim_id, open_ids), _in(s, Hold.case_id, cases),
-                    and_(Hold.claim_id.is_(None), Hold.case_id.is_(None), _in(s, Hold.customer_id, customers))),
+                or_(among(s, Hold.claim_id, open_ids), among(s, Hold.case_id, cases),
+                    and_(Hold.claim_id.is_(None), Hold.case_id.is_(None), among(s, Hold.customer_id, customers))),
             )
         ):
             if claim_id is not None:
@@ -208,16 +213,16 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
             else:
                 blocked |= cases_of_customer.get(customer_id, set())
         for customer_id in s.scalars(
-            select(PaymentPlan.customer_id).where(_in(s, PaymentPlan.customer_id, customers),
+            select(PaymentPlan.customer_id).where(among(s, PaymentPlan.customer_id, customers),
                                                   PaymentPlan.status.in_(PLAN_IN_PLAY))
         ):
             blocked |= cases_of_customer.get(customer_id, set())
         # A payment on a claim routed for hand-off or under surveillance must tell the receiver
         # or move the limitation date (handoff.after_change): the one-by-one path does that.
-        for claim_id in s.scalars(select(Handoff.claim_id).where(_in(s, Handoff.claim_id, open_ids),
+        for claim_id in s.scalars(select(Handoff.claim_id).where(among(s, Handoff.claim_id, open_ids),
                                                                  Handoff.status.in_(HANDOFF_IN_PLAY))):
             blocked.add(claims[claim_id].case_id)
-        for claim_id in s.scalars(select(Surveillance.claim_id).where(_in(s, Surveillance.claim_id, open_ids),
+        for claim_id in s.scalars(select(Surveillance.claim_id).where(among(s, Surveillance.claim_id, open_ids),
                                                                       Surveillance.status == "watching")):
             blocked.add(claims[claim_id].case_id)
 
@@ -287,18 +292,20 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     settled = [cid for t in taken for cid in t.settled]
     cancelled: dict[str, int] = defaultdict(int)
     if settled:
-        s.execute(update(Claim.__table__).where(_in(s, Claim.__table__.c.invoice_id, settled))
+        s.execute(update(Claim.__table__).where(among(s, Claim.__table__.c.invoice_id, settled))
                   .values(status="settled", closed_at=at))
         timers = Timer.__table__
         for (claim_id,) in s.execute(
-            update(timers).where(_in(s, timers.c.claim_id, settled), timers.c.status.in_(("pending", "emitted")))
+            update(timers).where(among(s, timers.c.claim_id, settled), timers.c.status.in_(("pending", "emitted")))
             .values(status="cancelled", done_at=at, outcome="claim settled").returning(timers.c.claim_id)
         ):
             cancelled[claim_id] += 1
     events_rows, payment_rows, entry_rows, timeline_rows, outbox_rows = [], [], [], [], []
 
+    wall = wall_now()
+
     def note(type_: str, **kw: Any) -> None:
-        timeline, outbox = record_rows(now, type_, **kw)
+        timeline, outbox = record_rows(now, type_, wall=wall, **kw)
         timeline_rows.append(timeline)
         if outbox is not None:
             outbox_rows.append(outbox)

@@ -107,10 +107,12 @@ def record_rows(
     customer_id: str | None = None,
     case_id: int | None = None,
     basis: str | None = None,
+    wall: datetime | None = None,
     **details: Any,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
-    (as column values, for callers that insert many rows at once)."""
+    (as column values, for callers that insert many rows at once; ``wall``, the outbox row's
+    creation time on the system clock, lets them read that clock once for all rows)."""
     details = jsonable(details)
     timeline = {"at": to_db(now), "type": type_, "claim_id": claim_id, "customer_id": customer_id,
                 "case_id": case_id, "details": details, "basis": basis}
@@ -130,7 +132,7 @@ def record_rows(
             "source": "likvid",
             "data": data,
         },
-        "created_at": to_db(wall_now()),
+        "created_at": to_db(wall or wall_now()),
     }
     return timeline, outbox
 

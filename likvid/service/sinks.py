@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from tenacity import retry, stop_after_attempt, wait_exponential
 
 from likvid.clock import to_db
 from likvid.db import is_sqlite, transaction
-from likvid.models import OutboxMessage, SinkDelivery
+from likvid.models import SinkDelivery
 from likvid.service.app import App
 from likvid.service.records import wall_now
 from likvid.settings import Settings
@@ -123,7 +123,7 @@ def configured(settings: Settings) -> list[Sink]:
     return [sink for factory in SINKS.values() if (sink := factory(settings)) is not None]
 
 
-def fan_out(session: Session, settings: Settings, rows: list[OutboxMessage]) -> int:
+def fan_out(session: Session, settings: Settings, rows: Sequence[Any]) -> int:
     """In the relay's transaction: one pending delivery per configured sink and outbound event."""
     names = [s.name for s in configured(settings)]
     now = to_db(wall_now())
