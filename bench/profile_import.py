@@ -1,0 +1,179 @@
+"""Where the BgMax import's time goes, per stage, in one process and one thread.
+
+The same file and claims as ``bgmax_import.py`` on a throwaway PostgreSQL, without a broker:
+``likvid import bgmax``'s function, then the ingest messages it queued run inline by the
+service function the actor calls, then the relay's publishing of the outbound events to a real
+Redis. For each stage: wall and CPU milliseconds per payment for this process and for
+PostgreSQL's server processes (from /proc), and SQL statements per payment.
+``--profile STAGE`` prints the top of a cProfile of that stage (import, ingest, relay).
+
+    uv run python bench/profile_import.py [--payments 20000] [--profile ingest] [--sort tottime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
+from bench.common import postgres, start_redis  # noqa: E402
+
+
+def _postgres_cpu_s() -> float:
+    """User + system CPU seconds of every running ``postgres`` process on the machine."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--payments", type=int, default=20000)
+    p.add_argument("--postgres-url", default=None)
+    p.add_argument("--profile", default=None, choices=("import", "ingest", "relay"))
+    p.add_argument("--top", type=int, default=40)
+    p.add_argument("--sort", default="cumulative")
+    args = p.parse_args(argv)
+    n = args.payments
+
+    from sqlalchemy import event, select, text
+
+    from likvid.db import dispose_engines, engine_for, read_session, transaction
+    from likvid.models import OutboxMessage
+    from likvid.service.app import bootstrap, prepare
+    from likvid.service.bankfile import import_bgmax
+    from likvid.service.progress import set_clock
+    from likvid.settings import Settings
+    from likvid.workers.broker import configure
+    from likvid.workers.relay import Relay
+    from tests.support.inline import Inline
+
+    pg = postgres(args.postgres_url)
+    home = Path(tempfile.mkdtemp(prefix="likvid-prof-import-"))
+    db_name, db_url = pg.create_database()
+    try:
+        with start_redis() as redis_server:
+            env = {"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": db_url, "LIKVID_CLOCK": "simulated",
+                   "LIKVID_REDIS_URL": redis_server.url}
+            for var in ("LIKVID_POLICY", "LIKVID_SMTP_HOST"):
+                os.environ.pop(var, None)
+            settings = Settings.from_env(env)
+            app = bootstrap(settings, fresh=True)
+            prepare(app)
+            set_clock(app, datetime.fromisoformat(START))
+            creditor = app.policy.creditors["kommun"]
+            file = home / "payments.bgmax"
+            write_file(file, n, creditor.bankgiro, creditor.ocr_prefix, creditor.ocr_length_digit)
+            setup_claims(app, n)
+
+            statements = [0]
+            slow: dict[str, list[float]] = {}
+            started: list[float] = [0.0]
+
+            def before(*_: Any) -> None:
+                statements[0] += 1
+                started[0] = time.perf_counter()
+
+            def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+                spent = slow.setdefault(" ".join(statement.split())[:110], [0, 0.0])
+                spent[0] += 1
+                spent[1] += time.perf_counter() - started[0]
+
+            event.listen(engine_for(db_url), "before_cursor_execute", before)
+            event.listen(engine_for(db_url), "after_cursor_execute", after)
+            profiler = cProfile.Profile()
+            rows: list[dict[str, Any]] = []
+
+            def stage(name: str, fn: Callable[[], Any]) -> Any:
+                s0, w0, c0, pg0 = statements[0], time.perf_counter(), time.process_time(), _postgres_cpu_s()
+                if args.profile == name:
+                    profiler.enable()
+                out = fn()
+                if args.profile == name:
+                    profiler.disable()
+                rows.append({"stage": name, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
+                             "pg_cpu": _postgres_cpu_s() - pg0, "sql": statements[0] - s0})
+                return out
+
+            stage("import", lambda: import_bgmax(app, file))
+
+            inline = Inline(app)
+
+            def ingest() -> None:
+                while True:
+                    with transaction(app.db) as s:
+                        row = s.scalars(select(OutboxMessage).where(OutboxMessage.processed_at.is_(None),
+                                                                    OutboxMessage.queue != "outbound")
+                                        .order_by(OutboxMessage.created_at, OutboxMessage.id).limit(1)).first()
+                        if row is None:
+                            return
+                        row_id, actor, a = row.id, row.actor, row.payload["args"]
+                    inline.run(row_id, actor, a)
+
+            stage("ingest", ingest)
+            relay = Relay(app, configure(redis_server.url), redis_server.url)
+
+            def publish() -> None:
+                while relay.publish_once():
+                    pass
+
+            stage("relay", publish)
+            with read_session(app.db) as s:
+                applied = s.execute(text("SELECT count(*) FROM payments WHERE status = 'applied'")).scalar()
+                outbound = s.execute(text("SELECT count(*) FROM outbox WHERE queue = 'outbound'")).scalar()
+            print(f"{n} payments: {applied} applied, {outbound} outbound events")
+            print("| stage | wall ms/payment | CPU ms/payment | PostgreSQL CPU ms/payment | SQL/1000 payments |")
+            print("|---|---:|---:|---:|---:|")
+            for r in rows:
+                print(f"| {r['stage']} | {1000 * r['wall'] / n:.3f} | {1000 * r['cpu'] / n:.3f} | "
+                      f"{1000 * r['pg_cpu'] / n:.3f} | {1000 * r['sql'] / n:.1f} |")
+            tot = {k: sum(r[k] for r in rows) for k in ("wall", "cpu", "pg_cpu", "sql")}
+            print(f"| **total** | **{1000 * tot['wall'] / n:.3f}** | **{1000 * tot['cpu'] / n:.3f}** | "
+                  f"**{1000 * tot['pg_cpu'] / n:.3f}** | **{1000 * tot['sql'] / n:.1f}** |")
+            print(json.dumps({"payments": n, "stages": rows, "load": os.getloadavg()}))
+            print("slowest statements (count, total s):")
+            for sql, (count, spent) in sorted(slow.items(), key=lambda kv: -kv[1][1])[:12]:
+                print(f"  {count:5d} {spent:7.2f}  {sql}")
+            if args.profile:
+                out = io.StringIO()
+                st = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+                st.print_stats(args.top)
+                if os.environ.get("CALLERS"):
+                    st.print_callers(os.environ["CALLERS"])
+                print(out.getvalue())
+            return 0 if applied == n else 1
+    finally:
+        dispose_engines()
+        pg.drop_database(db_name)
+        pg.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
