@@ -7,6 +7,7 @@ every published but unprocessed row is published again: that is how it is refill
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -29,6 +30,12 @@ log = logging.getLogger("likvid.relay")
 
 #: Rows published per pass.
 BATCH = 500
+#: The notification channel of migration 0008's trigger on the outbox.
+CHANNEL = "likvid_outbox"
+#: Seconds the relay waits for a notification before it looks anyway.
+LISTEN_FALLBACK_S = 0.5
+#: Seconds before a broken listening connection is opened again.
+RECONNECT_S = 1.0
 #: What the relay reads of an outbox row.
 _COLUMNS = (OutboxMessage.id, OutboxMessage.queue, OutboxMessage.actor, OutboxMessage.payload,
             OutboxMessage.published_at)
@@ -124,18 +131,84 @@ class Relay:
         # Outbound sinks deliver in their own thread: a receiver that is down never delays
         # the publishing of worker messages.
         threading.Thread(target=sinks.run, args=(self.app, stop), name="sinks", daemon=True).start()
-        idle = self.app.settings.relay_interval_ms / 1000
+        wakeup = Wakeup(self.app.settings.database_url, self.app.settings.relay_interval_ms / 1000)
         next_check = 0.0
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_check:
-                    self.redeliver_if_redis_lost_data()
-                    next_check = time.monotonic() + 1.0
-                if self.publish_once() < BATCH:
-                    stop.wait(idle)
-            except Exception:
-                log.exception("relay pass failed; retrying")
-                stop.wait(1.0)
+        try:
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_check:
+                        self.redeliver_if_redis_lost_data()
+                        next_check = time.monotonic() + 1.0
+                    if self.publish_once() < BATCH:
+                        wakeup.wait(stop)
+                except Exception:
+                    log.exception("relay pass failed; retrying")
+                    stop.wait(1.0)
+        finally:
+            wakeup.close()
+
+
+class Wakeup:
+    """How the relay waits for the next outbox rows.
+
+    On PostgreSQL it listens on ``CHANNEL`` (migration 0008: a trigger notifies on every
+    insert into the outbox, delivered at commit) and wakes the moment a transaction that
+    wrote outbox rows commits, looking anyway after ``poll`` seconds
+    (``LIKVID_RELAY_INTERVAL_MS``, at least ``LISTEN_FALLBACK_S``) in case a notification
+    was missed. Waiting costs no CPU, where polling every few milliseconds cost a steady
+    share of a core. On SQLite it polls every ``poll`` seconds; while the listening
+    connection is down, at least every ``RECONNECT_S``, and it listens again after that.
+    """
+
+    def __init__(self, database_url: str, poll: float) -> None:
+        self.url = database_url
+        self.poll = poll
+        self.conn: Any = None
+        self.retry_at = 0.0
+
+    def wait(self, stop: threading.Event) -> None:
+        """Until a notification, ``stop``, or the poll interval (at least
+        ``LISTEN_FALLBACK_S`` while listening) has passed."""
+        if is_sqlite(self.url):
+            stop.wait(self.poll)
+            return
+        if self.conn is None and time.monotonic() >= self.retry_at:
+            self._listen()
+        if self.conn is None:
+            stop.wait(min(self.poll, RECONNECT_S))
+            return
+        deadline = time.monotonic() + max(self.poll, LISTEN_FALLBACK_S)
+        try:
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                # In short slices, so that a stop is noticed soon.
+                if any(True for _ in self.conn.notifies(timeout=min(left, LISTEN_FALLBACK_S), stop_after=1)):
+                    return
+        except Exception as exc:  # the connection broke (PostgreSQL restarted): poll meanwhile
+            log.warning("relay: listening for outbox notifications failed (%s); polling meanwhile", exc)
+            self.close()
+            self.retry_at = time.monotonic() + RECONNECT_S
+            stop.wait(min(self.poll, RECONNECT_S))
+
+    def _listen(self) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.url)
+        params = {k: v for k, v in url.query.items() if isinstance(v, str)}
+        params.update(url.translate_connect_args(username="user", database="dbname"))
+        try:
+            self.conn = psycopg.connect(autocommit=True, connect_timeout=5, **params)
+            self.conn.execute(f"LISTEN {CHANNEL}")
+        except Exception as exc:
+            log.warning("relay: cannot listen for outbox notifications (%s); polling meanwhile", exc)
+            self.close()
+            self.retry_at = time.monotonic() + RECONNECT_S
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
 
 
 def _json(payload: object) -> str:
