@@ -13,7 +13,9 @@ Three regimes:
   is the service date + 21 days + a margin.
 - ``water``: LAV 43 § (§4.3): a substantial breach; a written request to the property owner with
   reasonable time (at least 14 days); no suspension that harms health; the order says how
-  alternative water is provided; waste fees never count.
+  alternative water is provided; waste fees never count. LAV has no duty to notify the social
+  services; for a household (a consumer) the policy sends them a courtesy message with the
+  request ([suspension.water] notify_social_services, [I] §4.3, default on).
 - ``business``: electricity and district heating to a business customer: the notice period of
   its agreement (configuration).
 
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from likvid.rules.money import parse_kronor
 
@@ -61,6 +63,9 @@ BASIS = {
                 "fastighetsägaren att vidta rättelse inom skälig tid (SWEDISH-RULES.md §4.3)",
         "order": "LAV 43 §: väsentlig försummelse, ingen rättelse inom skälig tid, ingen olägenhet för "
                  "människors hälsa; alternativ vattenförsörjning ordnas (§4.3)",
+        "social": "LAV (2006:412) 43 §: ingen lagstadgad skyldighet att underrätta socialnämnden; en "
+                  "underrättelse av hänsyn till hushållet enligt kommunens policy ([suspension.water] "
+                  "notify_social_services), inte en rättslig plikt (SWEDISH-RULES.md §4.3 [I])",
     },
     "business": {
         "warn": "avtalets villkor för avbrytande av leverans till näringsidkare (POLICY.md point 8)",
@@ -108,6 +113,10 @@ class WaterSection(_Strict):
     alternative_water: str = Field(
         default="Tappställe för dricksvatten inom gångavstånd eller vattentank ställs ut av VA-huvudmannen.",
         min_length=10, max_length=500)
+    #: [I] §4.3, §4.5: LAV 43 § has no duty to notify socialnämnden, but notifying it is
+    #: recommended when a household is affected. The conservative default: a consumer's water
+    #: track sends the social services a courtesy message with the written request to remedy.
+    notify_social_services: StrictBool = True
 
 
 class BusinessSection(_Strict):
@@ -160,6 +169,13 @@ def regime_for(claim_kind: str, party_type: str, consumer: bool) -> tuple[str | 
     if consumer and party_type == "person":
         return "consumer", "consumer protection, ellagen 11 kap. / fjärrvärmelagen (SWEDISH-RULES.md §4.1, §4.2)"
     return "business", "business customer: the agreement's notice period"
+
+
+def water_courtesy_notice(party_type: str, consumer: bool, cfg: SuspensionSection) -> bool:
+    """Whether a water track's written request to remedy is copied to the social services: only
+    for a household (a consumer who is a natural person) and only when the policy says so. LAV
+    43 § has no such duty; it is a courtesy by policy (SWEDISH-RULES.md §4.3, §4.5 [I])."""
+    return cfg.water.notify_social_services and consumer and party_type == "person"
 
 
 @dataclass(frozen=True)
@@ -261,7 +277,10 @@ def describe(cfg: SuspensionSection) -> list[str]:
         f" then a demand to pay within {c.pay_days_after_service} days of service and the same day a message to"
         f" {cfg.social_services.name}; earliest suspension on service + {c.pay_days_after_service + c.margin_days} days",
         f"  water (to the property owner): request with {w.remedy_days} days; suspension at the earliest"
-        f" {max(1, w.margin_days)} day(s) after its deadline, never if it harms health; waste fees never count",
+        f" {max(1, w.margin_days)} day(s) after its deadline, never if it harms health; waste fees never count;"
+        + (f" a household's request is copied the same day to {cfg.social_services.name} as a courtesy"
+           " (policy, not a duty under LAV 43 §)" if w.notify_social_services else
+           " the social services are not told (LAV 43 § has no such duty)"),
         f"  business customers: notice of {b.notice_days} days; suspension {max(1, b.margin_days)} day(s) after it",
         "  each step re-checks payment, objections, holds, social services' undertaking, health risk and"
         " consumer status; restoration as soon as the debt is paid or covered",

@@ -11,6 +11,11 @@ delivery point, the legal sequence of each utility, each step a durable timer.
   service date + 21 days + margin. A demand not served within ``service_wait_days`` closes the
   track as lapsed (the ``lapse`` step), so a later demand starts a fresh track with a fresh warning.
 - water, business: the order is due after the request's deadline (+ margin).
+- water to a household (a consumer who is a person): when [suspension.water]
+  notify_social_services is on (the default), the request to remedy goes, the same day, to the
+  social services as a courtesy (``social-services-notified``): LAV 43 § has no such duty
+  (SWEDISH-RULES.md §4.3 [I]), but at the warning the social services still have the whole
+  remedy period to step in before the order, which follows the deadline by only the margin.
 - order: ``delivery-suspension-ordered``.
 
 Every step re-checks every blocker just before it acts (``blocker``); a blocked track is closed
@@ -123,6 +128,8 @@ def start(session: Session, app: App, now: datetime, invoice_id: str) -> str:
            case_id=case.id, track_id=track.id, delivery_point_id=point, utility=track.utility, regime=regime,
            invoice_ids=[c.invoice_id for c in claims], amount=amount, remedy_deadline=deadline,
            letter_id=letter.id, basis=rules.BASIS[regime]["warn"][:300])
+    if regime == "water" and rules.water_courtesy_notice(customer.party_type, customer.consumer, cfg(app)):
+        _notify_social_services(session, now, track, case, claims, letter.id, amount, rules.BASIS["water"]["social"])
     if regime == "consumer":
         _schedule(session, now, track, "demand", rules.demand_on(deadline))
     else:
@@ -165,10 +172,7 @@ def _demand(session: Session, app: App, now: datetime, track: SuspensionTrack, c
     case = session.get(CollectionCase, claims[0].case_id)
     assert case is not None
     notice = create_letter(session, now, "suspension_notice", case, claims, details={"track_id": track.id})
-    social = create_letter(session, now, "social_services_notice", case, claims,
-                           details={"track_id": track.id, "notice_id": notice.id})
     dispatch_later(session, notice.id)
-    dispatch_later(session, social.id)
     track.status = "awaiting_service"
     track.demanded_on = now.date()
     track.notice_id = notice.id
@@ -177,12 +181,22 @@ def _demand(session: Session, app: App, now: datetime, track: SuspensionTrack, c
            case_id=case.id, track_id=track.id, notice_id=notice.id, letter_id=notice.id,
            pay_within_days=cfg(app).consumer.pay_days_after_service, amount=amount,
            basis=rules.BASIS["consumer"]["demand"][:300])
-    record(session, now, "social-services-notified", claim_id=claims[0].invoice_id, customer_id=track.customer_id,
-           case_id=case.id, track_id=track.id, delivery_point_id=track.delivery_point_id, notice_id=notice.id,
-           letter_id=social.id, amount=amount, invoice_ids=[c.invoice_id for c in claims],
-           basis="ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)")
+    _notify_social_services(session, now, track, case, claims, notice.id, amount,
+                            "ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)")
     _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
     return f"track {track.id}: notice {notice.id} awaiting service"
+
+
+def _notify_social_services(session: Session, now: datetime, track: SuspensionTrack, case: CollectionCase,
+                            claims: list[Claim], notice_id: str, amount: int, basis: str) -> None:
+    """The message to the socialnämnd about the letter ``notice_id`` (the consumer's demand, or
+    a household's request to remedy water), sent and recorded as ``social-services-notified``."""
+    social = create_letter(session, now, "social_services_notice", case, claims,
+                           details={"track_id": track.id, "notice_id": notice_id})
+    dispatch_later(session, social.id)
+    record(session, now, "social-services-notified", claim_id=claims[0].invoice_id, customer_id=track.customer_id,
+           case_id=case.id, track_id=track.id, delivery_point_id=track.delivery_point_id, notice_id=notice_id,
+           letter_id=social.id, amount=amount, invoice_ids=[c.invoice_id for c in claims], basis=basis[:300])
 
 
 def _service_wait_over(app: App, track: SuspensionTrack, today: date) -> bool:
@@ -447,7 +461,8 @@ def letter_deadline(session: Session, app: App, letter: Letter) -> date | None:
     track = session.get(SuspensionTrack, (letter.details or {}).get("track_id"))
     if track is None:
         return None
-    if letter.kind == "suspension_warning":
+    if letter.kind == "suspension_warning" or track.regime == "water":
+        # Water: the social services' copy names the day by which payment prevents the cut-off.
         return track.remedy_deadline
     sent = track.demanded_on or letter.created_at.date()
     return rules.pay_by_after_service(sent, cfg(app))

@@ -91,6 +91,9 @@ class Case:
     #: consumer: days after service (delgivning) before the order: 21 + margin 1; else after the warning
     order_after: int | None = None
     regime: str | None = None
+    #: water to a household: the social services are told the day of the warning, by policy
+    #: ([suspension.water] notify_social_services; tests/flow/test_suspension_water_social.py)
+    social_with_warning: bool = False
 
 
 CASES = [
@@ -100,8 +103,9 @@ CASES = [
          [("F1", "600.00", "district_heating"), ("F2", "600.00", "district_heating")],
          demand_after_warn=15, order_after=22, regime="consumer"),
     # Water: to the property owner, 14 days' reasonable time + 1; the waste invoice never counts.
+    # A household: the social services get a courtesy copy with the warning.
     Case("water", "kommun", "water", [("W1", "1200.00", "water"), ("S1", "900.00", "waste")],
-         order_after=15, regime="water"),
+         order_after=15, regime="water", social_with_warning=True),
     # A business customer: the agreement's notice period (14 days) + 1, no service, no social services.
     Case("business", "energi", "electricity", [("B1", "1500.00", "electricity")], customer=ORG,
          order_after=15, regime="business"),
@@ -138,8 +142,10 @@ def test_each_step_on_its_earliest_day_and_not_a_day_earlier(svc: Inline, case: 
             expected["social-services-notified"] = warned + timedelta(days=case.demand_after_warn)
         elif warned and case.order_after is not None:
             expected["delivery-suspension-ordered"] = warned + timedelta(days=case.order_after)
+            if case.social_with_warning:
+                expected["social-services-notified"] = warned
         notified = happened.get("social-services-notified")
-        if notified and served_on is None and day == notified + timedelta(days=3):
+        if notified and served_on is None and day == notified + timedelta(days=3) and case.regime == "consumer":
             # The receipt comes back: served the day before it is reported.
             served_on = day - timedelta(days=1)
             notice = entries(app, "social-services-notified")[0]["notice_id"]
@@ -161,8 +167,8 @@ def test_each_step_on_its_earliest_day_and_not_a_day_earlier(svc: Inline, case: 
     if case.warn_after_deadline is None:
         assert not any(step in happened for step in STEPS)
         return
-    assert set(expected) == ({*STEPS} if case.regime == "consumer" else {"delivery-suspension-warned",
-                                                                        "delivery-suspension-ordered"})
+    assert set(expected) == ({*STEPS} if case.regime == "consumer" or case.social_with_warning
+                             else {"delivery-suspension-warned", "delivery-suspension-ordered"})
     assert all(step in happened for step in expected)
     if case.regime == "consumer":
         # The demand and the social services' message on the same day.
@@ -177,7 +183,9 @@ def test_each_step_on_its_earliest_day_and_not_a_day_earlier(svc: Inline, case: 
     with read_session(app.db) as s:
         kinds = sorted(s.scalars(select(Letter.kind).where(Letter.kind.like("s%"), Letter.status == "sent")))
     assert kinds == (["social_services_notice", "suspension_notice", "suspension_warning"]
-                     if case.regime == "consumer" else ["suspension_warning"])
+                     if case.regime == "consumer" else
+                     ["social_services_notice", "suspension_warning"] if case.social_with_warning
+                     else ["suspension_warning"])
 
 
 def test_water_below_threshold_when_only_waste_fees_would_make_it_substantial(svc: Inline) -> None:
@@ -250,9 +258,8 @@ def test_a_blocker_the_day_before_stops_the_order(svc: Inline, blocker: str) -> 
             OutboxMessage.queue == "outbound", OutboxMessage.payload["type"].as_string() == "delivery-suspension-ordered"))
 
 
-def test_a_health_risk_stops_a_water_order_and_the_blocked_track_says_why(svc: Inline) -> None:
-    svc.publish(customer("C1"), invoice("W1", "C1", "1500.00", due="2026-01-30", claim_kind="water",
-                                       delivery_point_id="DP-1"))
+def to_day_before_water_order(svc: Inline) -> date:
+    """Walk a water track (its invoices published) to the day before its order; return the order day."""
     day = START.date()
     while "delivery-suspension-warned" not in firsts(svc.app):
         day += timedelta(days=1)
@@ -261,6 +268,13 @@ def test_a_health_risk_stops_a_water_order_and_the_blocked_track_says_why(svc: I
         order_on = s.scalars(select(SuspensionTrack)).one().order_on
     assert order_on is not None
     svc.advance_to(at(order_on - timedelta(days=1)))
+    return order_on
+
+
+def test_a_health_risk_stops_a_water_order_and_the_blocked_track_says_why(svc: Inline) -> None:
+    svc.publish(customer("C1"), invoice("W1", "C1", "1500.00", due="2026-01-30", claim_kind="water",
+                                       delivery_point_id="DP-1"))
+    order_on = to_day_before_water_order(svc)
     svc.publish(envelope("delivery-point-flagged", {"delivery_point_id": "DP-1", "flag": "health_risk"}))
     svc.advance_to(at(order_on + timedelta(days=2)))
     assert "delivery-suspension-ordered" not in firsts(svc.app)
