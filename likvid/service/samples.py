@@ -230,6 +230,8 @@ def _suspension(context: dict[str, Any], kind: str) -> None:
         "delivery_point_id": "VA-4711", "remedy_deadline": DEADLINE, "pay_within_days": 21,
         "notice_id": "L-2026-000417", "earliest_pay_by": DEADLINE,
         "alternative_water": "Tappställe för dricksvatten vid Brandstationen, Torget, inom gångavstånd.",
+        # A household's water warning: the social services are told too ([suspension.water]).
+        "social_services_copy": kind == "suspension_warning",
         "consumer": {"name": "Anna Andersson", "address_lines": ["Kvarngatan 3", "457 30 Tanumshede"],
                      "protected": False},
     }

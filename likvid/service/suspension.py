@@ -121,14 +121,18 @@ def start(session: Session, app: App, now: datetime, invoice_id: str) -> str:
     session.add(track)
     session.flush()
     session.add_all([SuspensionClaim(track_id=track.id, claim_id=c.invoice_id) for c in claims])
-    letter = create_letter(session, now, "suspension_warning", case, claims, details={"track_id": track.id})
+    # A household's water warning says that the social services get a copy, as the consumer
+    # warning does (the copy itself follows below).
+    copy = regime == "water" and rules.water_courtesy_notice(customer.party_type, customer.consumer, cfg(app))
+    letter = create_letter(session, now, "suspension_warning", case, claims,
+                           details={"track_id": track.id, **({"social_services_copy": True} if copy else {})})
     dispatch_later(session, letter.id)
     amount = _undisputed(session, claims)
     record(session, now, "delivery-suspension-warned", claim_id=claim.invoice_id, customer_id=claim.customer_id,
            case_id=case.id, track_id=track.id, delivery_point_id=point, utility=track.utility, regime=regime,
            invoice_ids=[c.invoice_id for c in claims], amount=amount, remedy_deadline=deadline,
            letter_id=letter.id, basis=rules.BASIS[regime]["warn"][:300])
-    if regime == "water" and rules.water_courtesy_notice(customer.party_type, customer.consumer, cfg(app)):
+    if copy:
         _notify_social_services(session, now, track, case, claims, letter.id, amount, rules.BASIS["water"]["social"])
     if regime == "consumer":
         _schedule(session, now, track, "demand", rules.demand_on(deadline))
@@ -447,6 +451,7 @@ def letter_context(session: Session, app: App, letter: Letter, claims: list[Clai
         "pay_within_days": c.consumer.pay_days_after_service, "notice_id": d.get("notice_id", letter.id),
         "earliest_pay_by": today + timedelta(days=c.consumer.pay_days_after_service),
         "alternative_water": c.water.alternative_water,
+        "social_services_copy": bool(d.get("social_services_copy")),
         "consumer": {"name": customer.name, **_consumer_address(customer, recipient)},
     }}
     if letter.kind == "social_services_notice":

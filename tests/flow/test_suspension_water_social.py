@@ -97,6 +97,10 @@ def _outbound(app: App, type_: str) -> list[dict[str, Any]]:
                 if p["type"] == type_]
 
 
+#: What a household's water warning says when the social services are told too.
+COPY_SAID = "Socialnämnden i din kommun får samtidigt ett meddelande om den uteblivna betalningen"
+
+
 def _letters(app: App, kind: str) -> list[Letter]:
     with read_session(app.db) as s:
         rows = list(s.scalars(select(Letter).where(Letter.kind == kind).order_by(Letter.id)))
@@ -150,6 +154,8 @@ def test_a_household_water_track_tells_the_social_services_on_the_warning_day(sv
     assert f"senast {track.remedy_deadline.isoformat()}" in text
     assert "Exempelby kommun" in text and "Bankgiro 5050-1055" in text
     assert social.pdf_path is None or Path(social.pdf_path).read_bytes().startswith(b"%PDF-")
+    # The household's own warning says so, as the consumer warning does.
+    assert COPY_SAID in _text(warning)
 
 
 def test_switched_off_no_notice_no_event_and_the_track_unchanged(svc: Inline, tmp_path: Path) -> None:
@@ -160,6 +166,7 @@ def test_switched_off_no_notice_no_event_and_the_track_unchanged(svc: Inline, tm
     assert _letters(off.app, "social_services_notice") == []
     assert happened["delivery-suspension-ordered"] == happened["delivery-suspension-warned"] + timedelta(days=15)
     assert [x.status for x in _letters(off.app, "suspension_warning")] == ["sent"]
+    assert COPY_SAID not in _text(_letters(off.app, "suspension_warning")[0])
     assert len(_outbound(off.app, "delivery-suspension-ordered")) == 1
 
 
@@ -174,6 +181,7 @@ def test_a_business_or_non_consumer_owner_gets_no_notice(svc: Inline, who: dict[
     assert NOTIFIED not in happened and not _outbound(svc.app, NOTIFIED)
     assert _letters(svc.app, "social_services_notice") == []
     assert "delivery-suspension-ordered" in happened
+    assert COPY_SAID not in _text(_letters(svc.app, "suspension_warning")[0])
 
 
 def test_a_protected_identity_gets_no_address_in_the_notice(svc: Inline) -> None:
