@@ -16,11 +16,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from likvid.cli.ops import register
 from likvid.db import dispose_engines, read_session
 from likvid.models import OutboxMessage
 from likvid.runtime.redis_server import free_port
@@ -80,6 +83,12 @@ def _processed_per_actor(settings: Settings) -> dict[tuple[str, str], int]:
 
 def _counted(samples: Samples, name: str) -> dict[tuple[str, str], int]:
     return {labels: int(v) for (n, labels, _), v in samples.items() if n == name and v}
+
+
+def _ops_group() -> click.Group:
+    group = click.Group("likvid")
+    register(group)
+    return group
 
 
 def _listening_ports(group: int) -> set[int]:
@@ -174,6 +183,11 @@ def test_worker_metrics_count_every_processed_message_per_actor(
         # And the stale file is gone; the worker processes wrote their own
         files = {p.name for p in directory.glob("counter_*.db")}
         assert files and "counter_4194000.db" not in files, files
+        # And `likvid status` tells where the metrics are
+        status = CliRunner().invoke(_ops_group(), ["status", "--json"], catch_exceptions=False)
+        assert json.loads(status.output)["worker_metrics_url"] == url
+        human = CliRunner().invoke(_ops_group(), ["status"], catch_exceptions=False).output
+        assert f"worker metrics  {url}" in human, human
         # And the only port the worker group listens on is the metrics port
         worker = next(c for c in service.children if c.name == "worker")
         assert worker.proc is not None and _listening_ports(worker.proc.pid) == {port}
@@ -200,6 +214,8 @@ def test_without_the_variable_no_worker_process_listens(
         assert _listening_ports(worker.proc.pid) == set()
         assert not (settings.home / "run" / "worker-metrics").exists()
         assert json.loads(settings.runtime_file.read_text())["worker_metrics_url"] == ""
+        status = CliRunner().invoke(_ops_group(), ["status", "--json"], catch_exceptions=False)
+        assert "worker_metrics_url" not in json.loads(status.output)
     finally:
         service.stop()
 
