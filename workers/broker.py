@@ -77,9 +77,8 @@ def worker_metrics_port(settings: Settings) -> int | None:
 
 
 def worker_metrics_url(host: str, port: int) -> str:
-    """Where to scrape a group's metrics (a wildcard host is reached on loopback)."""
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    """Where to scrape a group's metrics (the wildcard address is reached on loopback)."""
+    return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}/"
 
 
 def _prometheus(settings: Settings) -> ModuleType:
