@@ -27,13 +27,14 @@ from likvid.cli.ops import register
 from likvid.db import dispose_engines, read_session
 from likvid.models import OutboxMessage
 from likvid.runtime.redis_server import free_port
-from likvid.runtime.service import Service
+from likvid.runtime.service import Service, worker_argv
 from likvid.service.app import bootstrap
 from likvid.service.progress import advance_to, set_clock, wait_quiet
 from likvid.service.publish import publish_lines
 from likvid.service.records import WORKER_QUEUES
 from likvid.settings import Settings
-from likvid.workers.broker import worker_metrics_dir
+from likvid.workers import broker
+from likvid.workers.broker import configure, worker_metrics_dir
 from tests.support.pipeline import customer, invoice, payment
 
 START = datetime.fromisoformat("2026-01-05T08:00:00+01:00")
@@ -226,3 +227,17 @@ def test_a_bad_metrics_port_is_refused_naming_the_variable(value: str) -> None:
         Settings.from_env({"LIKVID_WORKER_METRICS_PORT": value})
     assert Settings.from_env({"LIKVID_WORKER_METRICS_PORT": " "}).worker_metrics_port is None
     assert Settings.from_env({"LIKVID_WORKER_METRICS_PORT": "0"}).worker_metrics_port == 0
+
+
+def test_port_0_lets_likvid_up_choose_a_free_port_for_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_WORKER_METRICS_PORT": "0"})
+    service = Service(settings)
+    service._choose_metrics_port()
+    port = service.worker_metrics_port
+    assert port and service.worker_metrics_url == f"http://127.0.0.1:{port}/"
+    assert service.env()["LIKVID_WORKER_METRICS_PORT"] == str(port)
+    assert "--worker-fork-timeout" in worker_argv(2, 2, metrics=True)
+    # while workers started by hand need the number: they could not tell where they serve
+    monkeypatch.setattr(broker, "_BROKER", None)  # as in a fresh worker process
+    with pytest.raises(SystemExit, match="LIKVID_WORKER_METRICS_PORT: 0 .* need the port number"):
+        configure("redis://127.0.0.1:1/0", worker=settings)
