@@ -34,6 +34,11 @@ class Settings:
     webhook_timeout_s: float = 10.0
     webhook_attempts: int = 3
     outbound_jsonl: str | None = None
+    #: The dramatiq worker processes' Prometheus exposition (workers/broker.py): off unless a
+    #: port is set (two instances side by side never fight over one); 0 lets `likvid up` and
+    #: `likvid worker` choose a free port. Loopback unless the host says otherwise.
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -59,6 +64,8 @@ class Settings:
             webhook_timeout_s=float(env.get("LIKVID_WEBHOOK_TIMEOUT_S", "10")),
             webhook_attempts=int(env.get("LIKVID_WEBHOOK_ATTEMPTS", "3")),
             outbound_jsonl=env.get("LIKVID_OUTBOUND_JSONL") or None,
+            worker_metrics_port=_port(env, "LIKVID_WORKER_METRICS_PORT"),
+            worker_metrics_host=env.get("LIKVID_WORKER_METRICS_HOST") or "127.0.0.1",
         )
 
     @property
@@ -81,3 +88,13 @@ class Settings:
                 f"(LIKVID_HOME={self.home})."
             ) from None
         return str(data["redis_url"])
+
+
+def _port(env: dict[str, str], name: str) -> int | None:
+    """A TCP port from ``env[name]``: None when unset or empty, 0 for "a free one"."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 65535:
+        raise SystemExit(f"{name}: must be a TCP port number (1-65535, or 0 for a free one), not {raw!r}")
+    return int(raw)

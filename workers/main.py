@@ -6,6 +6,7 @@ from likvid.workers.broker import configure
 
 mask_existing_handlers()
 
-configure(bootstrap().settings.resolved_redis_url())
+settings = bootstrap().settings
+configure(settings.resolved_redis_url(), worker=settings)
 
 from likvid.workers import actors  # noqa: E402,F401  (after the broker, as dramatiq requires)

@@ -32,6 +32,18 @@ def _redis_url(app: Any, required: bool) -> str | None:
         return None
 
 
+def _worker_metrics_url(app: Any) -> str:
+    """Where the running `likvid up` serves its worker metrics ("" when off or not running)."""
+    from likvid.runtime.service import is_running
+
+    if not is_running(app.settings):
+        return ""
+    try:
+        return str(json.loads(app.settings.runtime_file.read_text()).get("worker_metrics_url") or "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 @click.command("status")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object, for scripts and monitoring."
@@ -72,10 +84,17 @@ def status(as_json: bool, watch: float | None, max_outbox_age: float, timer_grac
 
     def once() -> bool:
         data = get_status(app, url, outbox_age_limit_s=max_outbox_age, timer_grace_s=timer_grace)
+        metrics = _worker_metrics_url(app)
+        if metrics:
+            data["worker_metrics_url"] = metrics
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, sort_keys=False))
         else:
-            click.echo(render_status(data))
+            text = render_status(data)
+            if metrics:
+                head, problems, tail = text.partition("\n\n  problems:")
+                text = f"{head}\n  {'worker metrics':<16}{metrics}{problems}{tail}"
+            click.echo(text)
         return bool(data["healthy"])
 
     if watch is None:

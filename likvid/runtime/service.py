@@ -43,6 +43,9 @@ class Service:
     redis: RedisServer | None = None
     redis_url: str = ""
     api_url: str = ""
+    #: The worker processes' Prometheus metrics (LIKVID_WORKER_METRICS_PORT; 0 picks a free port).
+    worker_metrics_port: int | None = None
+    worker_metrics_url: str = ""
     children: list[Child] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -60,9 +63,9 @@ class Service:
             self.redis.start()
             self.redis_url = self.redis.url
         py = sys.executable
+        self._choose_metrics_port()
         self.children = [
-            Child("worker", [py, "-m", "dramatiq", "likvid.workers.main", "--processes", str(self.processes),
-                             "--threads", str(self.threads)]),
+            Child("worker", worker_argv(self.processes, self.threads, metrics=self.worker_metrics_port is not None)),
             Child("scheduler", [py, "-m", "likvid", "scheduler"]),
             Child("relay", [py, "-m", "likvid", "relay"]),
         ]
@@ -78,8 +81,14 @@ class Service:
             self._spawn(child)
         self.settings.runtime_file.write_text(json.dumps(
             {"redis_url": self.redis_url, "pid": os.getpid(), "api_url": self.api_url,
-             "database_url": _masked(self.settings.database_url)}
+             "worker_metrics_url": self.worker_metrics_url, "database_url": _masked(self.settings.database_url)}
         ))
+
+    def _choose_metrics_port(self) -> None:
+        from likvid.workers.broker import worker_metrics_port, worker_metrics_url
+
+        self.worker_metrics_port = port = worker_metrics_port(self.settings)
+        self.worker_metrics_url = "" if port is None else worker_metrics_url(self.settings.worker_metrics_host, port)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -87,6 +96,8 @@ class Service:
                     "LIKVID_DATABASE_URL": self.settings.database_url, "LIKVID_CLOCK": self.settings.clock_mode})
         if self.settings.policy_path:
             env["LIKVID_POLICY"] = str(self.settings.policy_path)
+        if self.worker_metrics_port is not None:
+            env["LIKVID_WORKER_METRICS_PORT"] = str(self.worker_metrics_port)
         return env
 
     def _spawn(self, child: Child) -> None:
@@ -135,6 +146,23 @@ class Service:
             self.supervise()
         finally:
             self.stop()
+
+
+#: How long dramatiq's main process waits for its worker processes to boot before it starts
+#: the processes their middleware asks for (the metrics server, workers/broker.py). One not
+#: started then is never started, and dramatiq's 30 s are shorter than a boot on a loaded
+#: machine. (The main process holds back SIGTERM and SIGINT while it waits.)
+FORK_TIMEOUT_MS = 300_000
+
+
+def worker_argv(processes: int, threads: int, queues: tuple[str, ...] = (), *, metrics: bool = False) -> list[str]:
+    """The dramatiq command line of a worker group (`likvid up`, `likvid worker`)."""
+    argv = [sys.executable, "-m", "dramatiq", "likvid.workers.main", "--processes", str(processes), "--threads", str(threads)]
+    if metrics:
+        argv += ["--worker-fork-timeout", str(FORK_TIMEOUT_MS)]
+    if queues:
+        argv += ["--queues", *queues]
+    return argv
 
 
 def _masked(url: str) -> str:
