@@ -12,10 +12,12 @@ value as ``record.correlation_id``; the formatters in ``likvid.logs`` print it.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, TypeVar
 
 #: The id of the inbound event the current work follows from; None outside of one.
 CORRELATION_ID: ContextVar[str | None] = ContextVar("likvid_correlation_id", default=None)
@@ -34,6 +36,30 @@ def correlated(correlation_id: str | None) -> Iterator[None]:
         yield
     finally:
         CORRELATION_ID.reset(token)
+
+
+Step = TypeVar("Step", bound=Callable[..., str])
+#: The line each step run one by one writes (a timer fired, a letter dispatched).
+step_log = logging.getLogger("likvid.steps")
+
+
+def follows(model: Any, what: str) -> Callable[[Step], Step]:
+    """Run a step ``(session, app, now, key) -> outcome`` on the ``model`` row ``key`` (a timer,
+    a letter) under that row's correlation id, and log its outcome there. The step's own first
+    read of the row then comes from the session: no second statement."""
+
+    def decorate(step: Step) -> Step:
+        @functools.wraps(step)
+        def run(session: Any, app: Any, now: Any, key: Any) -> str:
+            row = session.get(model, key)
+            with correlated(row.correlation_id if row is not None else None):
+                outcome = step(session, app, now, key)
+                step_log.info("%s %s (%s): %s", what, key, row.kind if row is not None else "?", outcome)
+            return outcome
+
+        return run  # type: ignore[return-value]
+
+    return decorate
 
 
 def install_record_factory() -> None:

@@ -3,17 +3,12 @@ follow-up messages in one transaction. Import only after ``broker.configure()``.
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
 from typing import Any
 
 import dramatiq
-from sqlalchemy.orm import Session
 
-from likvid.correlation import correlated
-from likvid.models import Letter, Timer
 from likvid.service import ingest
-from likvid.service.app import App, bootstrap
+from likvid.service.app import bootstrap
 from likvid.service.batches import run_batch
 from likvid.service.bulk_letters import dispatch_many
 from likvid.service.bulk_steps import fire_many
@@ -32,7 +27,6 @@ from likvid.workers.broker import current_message_id
 
 # Here rather than in broker.configure: every process that declares the actors handles them.
 middleware.install(dramatiq.get_broker())
-log = logging.getLogger("likvid.steps")
 
 #: Transient failures (database or network) are retried with backoff; business outcomes
 #: (paid, disputed, rejected) are state changes, never exceptions. A message that still fails
@@ -62,32 +56,15 @@ def ingest_event(event: Any) -> None:
 @dramatiq.actor(queue_name=QUEUE_STEPS, **RETRIES)
 def fire_timers(timer_ids: list[int]) -> None:
     app = bootstrap()
-    run_batch(app, "fire_timers", timer_ids, lambda s, now, tid: _fire(s, app, now, int(tid)), current_message_id(),
+    run_batch(app, "fire_timers", timer_ids, lambda s, now, tid: fire(s, app, now, int(tid)), current_message_id(),
               bulk=lambda s, now, ids: fire_many(s, app, now, ids))
 
 
 @dramatiq.actor(queue_name=QUEUE_LETTERS, **RETRIES)
 def dispatch_letters(letter_ids: list[str]) -> None:
     app = bootstrap()
-    run_batch(app, "dispatch_letters", letter_ids, lambda s, now, lid: _dispatch(s, app, now, str(lid)), current_message_id(),
+    run_batch(app, "dispatch_letters", letter_ids, lambda s, now, lid: dispatch(s, app, now, str(lid)), current_message_id(),
               bulk=lambda s, now, ids: dispatch_many(s, app, now, ids))
-
-
-def _fire(s: Session, app: App, now: datetime, timer_id: int) -> None:
-    """One timer, under the correlation id of the event that scheduled it (``fire`` reads the
-    timer first too: it comes from the session, no second read)."""
-    timer = s.get(Timer, timer_id)
-    with correlated(timer.correlation_id if timer else None):
-        outcome = fire(s, app, now, timer_id)
-        log.info("timer %d (%s): %s", timer_id, timer.kind if timer else "?", outcome)
-
-
-def _dispatch(s: Session, app: App, now: datetime, letter_id: str) -> None:
-    """One letter, under the correlation id of the event it follows from (as ``_fire``)."""
-    letter = s.get(Letter, letter_id)
-    with correlated(letter.correlation_id if letter else None):
-        outcome = dispatch(s, app, now, letter_id)
-        log.info("letter %s (%s): %s", letter_id, letter.kind if letter else "?", outcome)
 
 
 @dramatiq.actor(queue_name=QUEUE_EMAIL, **RETRIES)

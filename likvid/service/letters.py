@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
 from likvid.correlation import current as current_correlation
+from likvid.correlation import follows
 from likvid.models import Claim, CollectionCase, Customer, LedgerEntry, Letter, LetterClaim
 from likvid.rules.collection import demand_due_on, handoff_due_on, reason_not_to_press
 from likvid.rules.deadlines import payment_deadline
@@ -73,6 +74,7 @@ def create_letter(session: Session, now: datetime, kind: str, case: CollectionCa
     return letter
 
 
+@follows(Letter, "letter")
 def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
     letter = session.get(Letter, letter_id)
     if letter is None:
