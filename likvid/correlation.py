@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -52,7 +52,8 @@ def follows(model: Any, what: str) -> Callable[[Step], Step]:
         @functools.wraps(step)
         def run(session: Any, app: Any, now: Any, key: Any) -> str:
             row = session.get(model, key)
-            with correlated(row.correlation_id if row is not None else None):
+            # No such row: nothing says otherwise, so it stays under its message's id.
+            with correlated(row.correlation_id) if row is not None else nullcontext():
                 outcome = step(session, app, now, key)
                 step_log.info("%s %s (%s): %s", what, key, row.kind if row is not None else "?", outcome)
             return outcome

@@ -7,17 +7,22 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
-from likvid.db import read_session
+from likvid.correlation import correlated
+from likvid.db import read_session, transaction
 from likvid.logs import JsonFormatter, MaskIdentities
 from likvid.models import Letter, LetterClaim, OutboxMessage, Timer
-from likvid.service.records import QUEUE_OUTBOUND
+from likvid.service.progress import wait_quiet
+from likvid.service.records import QUEUE_OUTBOUND, QUEUE_STEPS, enqueue
+from likvid.workers.middleware import Correlation
 from tests.support.pipeline import Pipeline, customer, invoice, payment, running_pipeline
 
 
@@ -151,6 +156,29 @@ def test_each_invoice_event_id_follows_its_claim_through_timers_letters_outbox_a
         assert r.payload["correlation_id"] == r.correlation_id
     # The ingest messages of `likvid publish` follow from no single event.
     assert all(r.correlation_id is None for r in rows if r.actor == "ingest_events")
+
+
+def test_the_relay_puts_the_id_in_the_message_and_the_worker_logs_under_it(pipe: Pipeline, logs: JsonLines) -> None:
+    assert pipe.worker is not None
+    assert any(isinstance(m, Correlation) for m in pipe.worker.broker.middleware)
+    pipe.worker.pause()
+    # Given a follow-up message written under an event's id (for a timer that is gone)
+    with transaction(pipe.app.db) as s, correlated("corr-R"):
+        message_id = enqueue(s, pipe.app.clock.now(s), QUEUE_STEPS, "fire_timers", [999_999])
+    # When the relay publishes it
+    queued = redis.Redis.from_url(pipe.redis_url)
+    deadline = time.monotonic() + 30
+    while not (found := [m for m in map(json.loads, queued.hvals(f"dramatiq:{QUEUE_STEPS}.msgs"))
+                         if m["message_id"] == message_id]):
+        assert time.monotonic() < deadline, "the relay did not publish the message"
+        time.sleep(0.02)
+    # Then the id rides in the dramatiq message's options
+    assert found[0]["options"]["correlation_id"] == "corr-R"
+    # and the worker handles the message under it (the middleware sets it again)
+    pipe.worker.resume()
+    wait_quiet(pipe.app, 60)
+    lines = [line for line in logs.of("likvid.steps") if line["message"] == "timer 999999 (?): no such timer"]
+    assert [line.get("correlation_id") for line in lines] == ["corr-R"]
 
 
 def test_set_based_runs_give_each_row_its_own_event_id(pipe: Pipeline, logs: JsonLines) -> None:
