@@ -133,6 +133,8 @@ def test_each_invoice_event_id_follows_its_claim_through_timers_letters_outbox_a
         assert {t.kind for t in timers} >= {"invoice_due", "reminder", "demand"}
         assert {t.correlation_id for t in timers} == {corr}
         assert len(letters) == len(mine) and set(letters) == {corr}
+        # and `likvid show invoice` names the id to grep for
+        assert inv["correlation_ids"] == [corr]
 
     # The outbox: every follow-up message follows from one of the two events, and each
     # outbound event about a claim from that claim's event, in its row and its envelope.
