@@ -208,3 +208,23 @@ def test_set_based_runs_give_each_row_its_own_event_id(pipe: Pipeline, logs: Jso
                for r in outbox_rows(pipe) if r.queue == QUEUE_OUTBOUND and r.payload["type"] == "claim-settled"}
     assert settled == {"I1": (pa["id"], pa["id"]), "I2": (pb["id"], pb["id"])}
     assert any(line.get("correlation_ids") == [pa["id"], pb["id"]] for line in logs.of("likvid.ingest"))
+
+
+def test_a_parked_event_is_applied_later_under_its_own_id(pipe: Pipeline, logs: JsonLines) -> None:
+    # Given a payment that arrives before its invoice (it parks)
+    pay = with_id(payment("P1", "500.00", invoice_id="I9"), "corr-pay-P1")
+    inv = with_id(invoice("I9", "C1", "500.00"), "corr-inv-I9")
+    pipe.publish(customer("C1"), pay)
+    # When the invoice arrives
+    pipe.publish(inv)
+    # Then the payment is applied under its own id, not the invoice's that released it
+    assert pipe.invoice("I9")["status"] == "settled"
+    lines = {(line["message"], line.get("correlation_id")) for line in logs.of("likvid.ingest")}
+    assert ("payment-received: parked", pay["id"]) in lines
+    assert ("payment-received (parked for invoice:I9): applied", pay["id"]) in lines
+    assert ("invoice-issued: applied", inv["id"]) in lines
+    settled = [r for r in outbox_rows(pipe) if r.queue == QUEUE_OUTBOUND and r.payload["type"] == "claim-settled"]
+    assert [(r.correlation_id, r.payload["correlation_id"]) for r in settled] == [(pay["id"], pay["id"])]
+    with read_session(pipe.app.db) as s:
+        due = s.scalars(select(Timer.correlation_id).where(Timer.claim_id == "I9")).all()
+    assert due == [inv["id"]]  # its due date was scheduled by the invoice (then cancelled by the payment)
