@@ -74,8 +74,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        out = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name,
-               "message": record.getMessage(), "pid": record.process}
+        out: dict[str, object] = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                                  "message": record.getMessage(), "pid": record.process}
         corr, corrs = correlation_of(record), correlations_of(record)
         if corr:
             out["correlation_id"] = corr

@@ -36,6 +36,7 @@ from likvid.service.records import mark_processed, record
 #: applied set-based (listing the runs' event ids): ids, types and outcomes, nothing personal.
 log = logging.getLogger("likvid.ingest")
 
+
 @dataclass
 class Result:
     id: str | None

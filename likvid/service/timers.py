@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
 from likvid.correlation import current as current_correlation
-from likvid.db import is_sqlite
+from likvid.db import among, is_sqlite
 from likvid.models import Timer
 from likvid.service.records import QUEUE_STEPS, enqueue
 
@@ -46,7 +46,7 @@ def correlations(session: Session, claim_ids: list[str]) -> dict[str, str]:
     """Each claim's correlation id as its latest timer carries it, for a shared job (the daily
     hand-off export) that acts for many claims: one statement for them all."""
     rows = session.execute(select(Timer.claim_id, Timer.correlation_id).where(
-        Timer.claim_id.in_(claim_ids), Timer.correlation_id.is_not(None)).order_by(Timer.id))
+        among(session, Timer.claim_id, claim_ids), Timer.correlation_id.is_not(None)).order_by(Timer.id))
     return {claim_id: corr for claim_id, corr in rows}
 
 
