@@ -93,3 +93,10 @@ def test_the_middleware_sets_the_id_from_the_message_and_clears_it() -> None:
     middleware.before_process_message(None, dramatiq.Message(queue_name="ingest", actor_name="ingest_events",
                                                              args=([],), kwargs={}, options={}))
     assert CORRELATION_ID.get() is None
+
+
+def test_show_invoice_s_plain_output_lists_the_ids() -> None:
+    from likvid.cli.render import human
+
+    assert human({"invoice_id": "I1", "correlation_ids": ["ev-1", "ev-2"]}).splitlines() == [
+        "invoice_id: I1", "correlation_ids: 2", "  - ev-1", "  - ev-2"]
