@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from likvid.correlation import install_record_factory
 from likvid.rules.identity import mask_identities_in_text
+
+#: The text format (the correlation id, when there is one, follows the message: " [corr=ID]").
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class MaskIdentities(logging.Filter):
@@ -28,6 +32,40 @@ def mask_existing_handlers() -> None:
             handler.addFilter(MaskIdentities())
         if os.environ.get("LIKVID_LOG_FORMAT") == "json":
             handler.setFormatter(JsonFormatter())
+        elif type(handler.formatter) is logging.Formatter:  # dramatiq's: keep its layout, add the id
+            old = handler.formatter
+            handler.setFormatter(TextFormatter(old._fmt, old.datefmt))
+    install_record_factory()
+
+
+def correlation_of(record: logging.LogRecord) -> str | None:
+    """The record's correlation id, masked (a publisher may have used an identity number as an
+    event id). None on a batch's line that lists its items' ids (``correlations_of``): the
+    message's own id would name one item for them all."""
+    if getattr(record, "correlation_ids", None):
+        return None
+    value = getattr(record, "correlation_id", None)
+    return mask_identities_in_text(value) if value else None
+
+
+def correlations_of(record: logging.LogRecord) -> list[str] | None:
+    """The ids a set-based batch's line lists (``extra={"correlation_ids": [...]}``), masked."""
+    values = getattr(record, "correlation_ids", None)
+    return [mask_identities_in_text(str(v)) for v in values] if values else None
+
+
+class TextFormatter(logging.Formatter):
+    """Any text layout, with " [corr=ID]" after the message when the record has an id (and
+    " [corrs=ID,ID]" when a set-based batch's line lists several)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        line = super().formatMessage(record)
+        corr, corrs = correlation_of(record), correlations_of(record)
+        if corr:
+            line += f" [corr={corr}]"
+        if corrs:
+            line += f" [corrs={','.join(corrs)}]"
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,8 +74,13 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        out = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name,
-               "message": record.getMessage(), "pid": record.process}
+        out: dict[str, object] = {"at": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                                  "message": record.getMessage(), "pid": record.process}
+        corr, corrs = correlation_of(record), correlations_of(record)
+        if corr:
+            out["correlation_id"] = corr
+        if corrs:
+            out["correlation_ids"] = corrs
         if record.exc_info:
             out["exception"] = mask_identities_in_text(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)
@@ -48,7 +91,7 @@ def formatter() -> logging.Formatter:
 
     if os.environ.get("LIKVID_LOG_FORMAT", "text") == "json":
         return JsonFormatter()
-    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return TextFormatter(TEXT_FORMAT)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -58,3 +101,4 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    install_record_factory()

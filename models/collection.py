@@ -72,6 +72,9 @@ class Letter(Base):
     pdf_path: Mapped[str | None] = mapped_column(String(500))
     #: When its line went into the print provider's daily manifest.
     manifest_at: Mapped[datetime | None]
+    #: The inbound event it follows from (likvid.correlation): a dispatch message batches the
+    #: letters of many claims, each dispatched under its own id.
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class LetterClaim(Base):
@@ -114,6 +117,8 @@ class Timer(Base):
     emitted_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(500))
+    #: The inbound event that scheduled it (likvid.correlation): it fires under that id.
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class PaymentPlan(Base):

@@ -79,6 +79,9 @@ class OutboxMessage(Base):
     published_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
     publish_count: Mapped[int] = mapped_column(default=0)
+    #: The inbound event this message follows from (likvid.correlation); the relay puts it in
+    #: the dramatiq message's options.
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class DeadLetter(Base):

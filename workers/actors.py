@@ -22,7 +22,11 @@ from likvid.service.records import (
     QUEUE_STEPS,
 )
 from likvid.service.steps import fire
+from likvid.workers import middleware
 from likvid.workers.broker import current_message_id
+
+# Here rather than in broker.configure: every process that declares the actors handles them.
+middleware.install(dramatiq.get_broker())
 
 #: Transient failures (database or network) are retried with backoff; business outcomes
 #: (paid, disputed, rejected) are state changes, never exceptions. A message that still fails

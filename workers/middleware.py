@@ -1,6 +1,12 @@
-"""Dead letters: a message that exhausts its retries is recorded in the database with its error
+"""Worker middleware.
+
+Dead letters: a message that exhausts its retries is recorded in the database with its error
 (dramatiq's own ``.XQ`` copy is dropped after 7 days), and its outbox row is closed so waiting
-commands and monitoring see it as failed, not pending."""
+commands and monitoring see it as failed, not pending.
+
+Correlation: a message's ``options["correlation_id"]`` (written by the relay from the outbox
+row) is the current correlation id while the message is handled (likvid.correlation).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,31 @@ from typing import Any
 
 from dramatiq import Middleware
 
+from likvid.correlation import CORRELATION_ID, OPTION
+
 log = logging.getLogger("likvid.deadletters")
+
+
+class Correlation(Middleware):
+    """Sets the correlation id from the message before the actor runs and clears it after, in
+    the worker thread that handles the message (one message at a time: hooks and actor share
+    the thread's context)."""
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        CORRELATION_ID.set(message.options.get(OPTION))
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None) -> None:
+        CORRELATION_ID.set(None)
+
+    after_skip_message = after_process_message
+
+
+def install(broker: Any) -> None:
+    """Add ``Correlation`` to ``broker`` once, first: its ``after`` hook runs last, so every
+    other middleware's (the dead-letter record and its log line) still sees the id."""
+    if not any(isinstance(m, Correlation) for m in broker.middleware):
+        first = type(broker.middleware[0]) if broker.middleware else None
+        broker.add_middleware(Correlation(), before=first)
 
 
 class DeadLetters(Middleware):

@@ -21,6 +21,7 @@ from sqlalchemy import Row, case, select, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
+from likvid.correlation import OPTION
 from likvid.db import IN_CHUNK, among, is_sqlite, transaction
 from likvid.models import OutboxMessage
 from likvid.service.app import App
@@ -38,7 +39,7 @@ LISTEN_FALLBACK_S = 0.5
 RECONNECT_S = 1.0
 #: What the relay reads of an outbox row.
 _COLUMNS = (OutboxMessage.id, OutboxMessage.queue, OutboxMessage.actor, OutboxMessage.payload,
-            OutboxMessage.published_at)
+            OutboxMessage.published_at, OutboxMessage.correlation_id)
 #: A marker key; its absence means Redis lost its data since the relay last looked.
 EPOCH_KEY = "likvid:relay:epoch"
 #: Outbound events kept in the stream (approximate trimming).
@@ -121,8 +122,10 @@ class Relay:
         if row.queue not in self.declared:
             self.broker.declare_queue(row.queue)
             self.declared.add(row.queue)
+        # The correlation id rides in the options (workers.middleware.Correlation sets it again).
+        options = {OPTION: row.correlation_id} if row.correlation_id else {}
         message = dramatiq.Message(queue_name=row.queue, actor_name=row.actor, args=tuple(row.payload["args"]),
-                                   kwargs={}, options={}, message_id=row.id)
+                                   kwargs={}, options=options, message_id=row.id)
         self.broker.enqueue(message)
 
     def run(self, stop: threading.Event) -> None:

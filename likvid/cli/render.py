@@ -19,6 +19,9 @@ def human(data: dict[str, Any]) -> str:
         elif isinstance(value, list):
             lines.append(f"{key}: {len(value)}")
             for item in value:
+                if not isinstance(item, dict):  # a plain list (the correlation ids)
+                    lines.append(f"  - {item}")
+                    continue
                 lines.append("  - " + ", ".join(f"{k}={v}" for k, v in item.items() if v not in (None, {}, [])))
         else:
             lines.append(f"{key}: {value}")

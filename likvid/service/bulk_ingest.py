@@ -167,7 +167,7 @@ def _insert(session: Session, app: App, now: datetime, take: list[tuple[Event, s
         entries.append({"claim_id": d.invoice_id, "kind": "capital", "component": "capital", "amount_ore": d.amount,
                         "booked_at": at, "value_date": d.issue_date, "ref": event.id, "note": None})
         timers.append({"kind": "invoice_due", "claim_id": d.invoice_id, "ref": None, "due_at": to_db(start_of_day(due)),
-                       "status": "pending", "created_at": at})
+                       "status": "pending", "created_at": at, "correlation_id": event.id})
         timeline.append({"at": at, "type": "invoice-registered", "claim_id": d.invoice_id, "customer_id": d.customer_id,
                          "case_id": case.id, "basis": BASIS_REGISTERED, "details": jsonable({
                              "amount": d.amount, "due_date": d.due_date, "effective_due_date": due,

@@ -12,6 +12,7 @@ is left for ``letters.dispatch``.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from likvid.correlation import correlated
 from likvid.db import is_sqlite
 from likvid.models import Claim, CollectionCase, Customer, LedgerEntry, Letter, LetterClaim
 from likvid.rules.collection import Balance, reason_not_to_press
 from likvid.service import ledger
 from likvid.service.app import App
 from likvid.service.letters import reminder_terms, send
+
+#: One line per batch, listing its letters and the correlation ids they were sent under.
+log = logging.getLogger("likvid.steps")
 
 
 def dispatch_many(session: Session, app: App, now: datetime, letter_ids: list[Any]) -> list[Any]:
@@ -62,6 +67,7 @@ def dispatch_many(session: Session, app: App, now: datetime, letter_ids: list[An
             charged[claim_id] = int(n)
 
         left: list[Any] = []
+        sent: list[Letter] = []
         for raw in letter_ids:
             letter = letters.get(str(raw))
             if letter is None or per_case[letter.case_id] != 1 or not _plain(app, letter, cases, customers, links,
@@ -85,8 +91,13 @@ def dispatch_many(session: Session, app: App, now: datetime, letter_ids: list[An
                 b = balances[c.invoice_id]
                 after = Balance(capital=b.capital, fee=b.fee + posted[c.invoice_id], interest=b.interest)
                 amounts[c.invoice_id] = (after, after.total)
-            send(session, app, now, letter, case, customer, keep, amounts, fees, [], deadline, next_step)
+            with correlated(letter.correlation_id):  # its outbound events follow from its event
+                send(session, app, now, letter, case, customer, keep, amounts, fees, [], deadline, next_step)
+            sent.append(letter)
     session.flush()
+    if sent:
+        log.info("letters %s: sent set-based", ", ".join(x.id for x in sent),
+                 extra={"correlation_ids": sorted({x.correlation_id for x in sent if x.correlation_id})})
     return left
 
 

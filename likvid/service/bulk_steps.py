@@ -19,6 +19,7 @@ firing in the batch, a timer already done) goes to ``steps.fire``.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -36,6 +37,8 @@ from likvid.service.app import App
 from likvid.service.records import dispatch_later, jsonable
 
 OPEN = ("pending", "emitted")
+#: One line per batch, listing its timers and the correlation ids they fired under.
+log = logging.getLogger("likvid.steps")
 
 
 def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -> list[Any]:
@@ -50,7 +53,8 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
     if not case_ids:
         return list(timer_ids)
     lock = select(CollectionCase.id, CollectionCase.customer_id).where(CollectionCase.id.in_(case_ids)).order_by(CollectionCase.id)
-    timer_q = select(Timer.id, Timer.kind, Timer.status, Timer.claim_id).where(Timer.id.in_(ids)).order_by(Timer.id)
+    timer_q = select(Timer.id, Timer.kind, Timer.status, Timer.claim_id, Timer.correlation_id).where(
+        Timer.id.in_(ids)).order_by(Timer.id)
     if not sqlite:
         lock, timer_q = lock.with_for_update(), timer_q.with_for_update()
     customers = {r.id: r.customer_id for r in session.execute(lock)}
@@ -86,7 +90,8 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
             on = reminder_due_on(c.effective_due_date, app.policy.steps_for(c.creditor_id, c.claim_kind).reminder_after_days)
             now_due.append(c.invoice_id)
             new_timers.append({"kind": "reminder", "claim_id": c.invoice_id, "ref": None,
-                               "due_at": to_db(start_of_day(on)), "status": "pending", "created_at": at})
+                               "due_at": to_db(start_of_day(on)), "status": "pending", "created_at": at,
+                               "correlation_id": t.correlation_id})
             timeline.append({"at": at, "type": "invoice-due", "claim_id": c.invoice_id, "customer_id": c.customer_id,
                              "case_id": c.case_id, "basis": None, "details": jsonable({"source": "due date", "reminder_on": on})})
         finished[outcome].append(tid)
@@ -133,13 +138,14 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
             level = lead_claim.reminder_level + 1
             letter_id = "L" + uuid.uuid4().hex[:20]
             letters.append({"id": letter_id, "kind": "reminder", "case_id": case_id, "customer_id": customers[case_id],
-                            "level": level, "status": "pending", "created_at": at, "details": {}})
+                            "level": level, "status": "pending", "created_at": at, "details": {},
+                            "correlation_id": lead.correlation_id})
             links.extend({"letter_id": letter_id, "claim_id": cl, "kind": "reminder", "level": level,
                           "status": "included"} for cl in batch)
             finished[f"letter {letter_id} for {len(batch)} claim(s)"].append(lead.id)
             finished[f"consolidated with timer {lead.id}"].extend(r.timer_id for r in others)
             taken.update(tids)
-            dispatch_later(session, letter_id)
+            dispatch_later(session, letter_id, lead.correlation_id)
 
     if now_due:
         session.execute(update(Claim.__table__).where(Claim.invoice_id.in_(now_due)).values(stage="due"))
@@ -149,4 +155,7 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
     for outcome, done in finished.items():
         session.execute(update(Timer.__table__).where(Timer.id.in_(done))
                         .values(status="done", done_at=at, outcome=outcome[:500]))
+    if taken:
+        log.info("timers %s: fired set-based", ", ".join(str(t) for t in sorted(taken)),
+                 extra={"correlation_ids": sorted({c for t in taken if (c := timers[t].correlation_id)})})
     return [t for t in timer_ids if int(t) not in taken]

@@ -25,6 +25,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import from_db, to_db
+from likvid.correlation import correlated
 from likvid.models import (
     Claim,
     CollectionCase,
@@ -129,7 +130,8 @@ def _schedule_export(session: Session, now: datetime, on: date) -> None:
     pending = session.scalar(select(Timer.id).where(Timer.kind == EXPORT_TIMER, Timer.ref == ref,
                                                     Timer.status.in_(("pending", "emitted"))).limit(1))
     if pending is None:
-        timers.schedule(session, now, EXPORT_TIMER, None, on, ref=ref)
+        with correlated(None):  # the day's export acts for many claims: each under its own id
+            timers.schedule(session, now, EXPORT_TIMER, None, on, ref=ref)
 
 
 def export_timer(session: Session, app: App, now: datetime, ref: str) -> str:
@@ -151,24 +153,27 @@ def export(session: Session, app: App, now: datetime) -> list[HandoffFile]:
         claims_service.lock_case(session, case_id)
     for claim in claims.values():  # read again under the locks: a payment may just have committed
         session.refresh(claim)
+    origin = timers.correlations(session, list(claims))
     groups: dict[tuple[str, str], list[Handoff]] = defaultdict(list)
     for h in queued:
         session.refresh(h)
         claim = claims[h.claim_id]
         if h.status != "queued":
             continue
-        r = _route(session, app, now, claim)
-        if r.action != "handoff":
-            # Held or paid: the chain resumes from the facts when a hold ends (claims.resume).
-            h.status, h.reason = "cancelled", f"re-checked at export: {r.reason}"
-            record(session, now, "handoff-cancelled", claim_id=claim.invoice_id, customer_id=claim.customer_id,
-                   case_id=claim.case_id, handoff_id=h.id, reason=h.reason)
-            if r.action in ("write_off", "surveillance"):  # paid down below the minimum meanwhile
-                _small_claim(session, app, now, claim, r)
-            continue
+        with correlated(origin.get(claim.invoice_id)):  # each claim under its own id
+            r = _route(session, app, now, claim)
+            if r.action != "handoff":
+                # Held or paid: the chain resumes from the facts when a hold ends (claims.resume).
+                h.status, h.reason = "cancelled", f"re-checked at export: {r.reason}"
+                record(session, now, "handoff-cancelled", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+                       case_id=claim.case_id, handoff_id=h.id, reason=h.reason)
+                if r.action in ("write_off", "surveillance"):  # paid down below the minimum meanwhile
+                    _small_claim(session, app, now, claim, r)
+                continue
         h.target = r.target or h.target  # the creditor's configuration may have changed since
         groups[(h.creditor_id, h.target)].append(h)
-    files = [_write_file(session, app, now, creditor_id, target, hs, claims) for (creditor_id, target), hs in groups.items()]
+    files = [_write_file(session, app, now, creditor_id, target, hs, claims, origin)
+             for (creditor_id, target), hs in groups.items()]
     by_case: dict[int, list[Claim]] = defaultdict(list)
     for hs in groups.values():
         for h in hs:
@@ -176,8 +181,9 @@ def export(session: Session, app: App, now: datetime) -> list[HandoffFile]:
     for case_id, case_claims in by_case.items():
         case = session.get(CollectionCase, case_id)
         assert case is not None
-        letter = create_letter(session, now, "handoff_notice", case, case_claims, level=_next_level(session, case_claims))
-        dispatch_later(session, letter.id)
+        with correlated(origin.get(case_claims[0].invoice_id)):
+            letter = create_letter(session, now, "handoff_notice", case, case_claims, level=_next_level(session, case_claims))
+            dispatch_later(session, letter.id)
     return files
 
 
@@ -189,7 +195,7 @@ def _next_level(session: Session, claims: list[Claim]) -> int:
 
 
 def _write_file(session: Session, app: App, now: datetime, creditor_id: str, target: str, hs: list[Handoff],
-                claims: dict[str, Claim]) -> HandoffFile:
+                claims: dict[str, Claim], origin: dict[str, str]) -> HandoffFile:
     today = now.date()
     creditor = app.policy.creditors[creditor_id]
     conf = app.policy.handoff_for(creditor_id)
@@ -238,16 +244,17 @@ def _write_file(session: Session, app: App, now: datetime, creditor_id: str, tar
         reported = rec.capital_ore + rec.fees_ore + rec.interest_ore
         h.status, h.file_id, h.exported_at, h.reported_ore = "exported", f.id, to_db(now), reported
         claim.stage, claim.handed_off_at = "handed_off", to_db(now)
-        record(session, now, "collection-handed-off", claim_id=claim.invoice_id, customer_id=claim.customer_id,
-               case_id=claim.case_id, handoff_id=h.id, target=target, file=path.name,
-               capital=rec.capital_ore, fees=rec.fees_ore, interest=rec.interest_ore,
-               interest_rate_bp=rec.interest_rate_bp, interest_from=rec.interest_from,
-               application_fee=rec.application_fee_ore, own_work=rec.own_work_ore, amount=rec.total_ore,
-               basis="demand deadline passed, undisputed, no hold (POLICY.md point 11; SWEDISH-RULES.md §3, §5)")
-        if target == "indrivning":  # tracked from now on, never interrupted by us (§6.2)
-            surveillance.start(session, app, now, claim, "indrivning")
-        else:
-            surveillance.recompute(session, app, now, claim)
+        with correlated(origin.get(claim.invoice_id)):  # each claim under its own id
+            record(session, now, "collection-handed-off", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+                   case_id=claim.case_id, handoff_id=h.id, target=target, file=path.name,
+                   capital=rec.capital_ore, fees=rec.fees_ore, interest=rec.interest_ore,
+                   interest_rate_bp=rec.interest_rate_bp, interest_from=rec.interest_from,
+                   application_fee=rec.application_fee_ore, own_work=rec.own_work_ore, amount=rec.total_ore,
+                   basis="demand deadline passed, undisputed, no hold (POLICY.md point 11; SWEDISH-RULES.md §3, §5)")
+            if target == "indrivning":  # tracked from now on, never interrupted by us (§6.2)
+                surveillance.start(session, app, now, claim, "indrivning")
+            else:
+                surveillance.recompute(session, app, now, claim)
     return f
 
 

@@ -8,6 +8,7 @@ event id is the idempotency key (table ``events``): the same id twice has effect
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
+from likvid.correlation import correlated
 from likvid.db import present, transaction
 from likvid.messages import Event, EventRejected, event_to_json, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
@@ -29,6 +31,10 @@ from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
 from likvid.service.records import mark_processed, record
+
+#: One line per event applied one by one (under its id as the correlation id), one per run
+#: applied set-based (listing the runs' event ids): ids, types and outcomes, nothing personal.
+log = logging.getLogger("likvid.ingest")
 
 
 @dataclass
@@ -181,12 +187,15 @@ def release(s: Session, app: App, now: datetime, keys: list[str]) -> None:
         if stored is None:
             continue
         event = parse_event(_envelope(stored))
-        try:
-            with s.begin_nested():
-                apply_event(s, app, now, event, stored)
-        except Rejected as exc:
-            stored.status = "rejected"
-            _reject(s, now, _envelope(stored), [{"field": exc.field, "reason": exc.reason}], event.id, event.type, event.source)
+        with correlated(event.id):
+            try:
+                with s.begin_nested():
+                    status = apply_event(s, app, now, event, stored)
+                log.info("%s (parked for %s): %s", event.type, parked.waiting_for, status)
+            except Rejected as exc:
+                stored.status = "rejected"
+                _reject(s, now, _envelope(stored), [{"field": exc.field, "reason": exc.reason}], event.id, event.type, event.source)
+                log.info("%s (parked for %s): rejected (%s)", event.type, parked.waiting_for, exc.field)
 
 
 def _envelope(stored: ReceivedEvent) -> dict[str, Any]:
@@ -317,6 +326,9 @@ def _apply_checked(app: App, checked: list[tuple[Any, Event | None, Result]], me
             batch = BATCH_HANDLERS.get(run[0][1].type)
             if batch is not None and len(run) > 1:
                 declined = {id(e) for e in batch(s, app, now, [e for _, e, _ in run])}
+                taken = [item[1].id for item in run if id(item[1]) not in declined]
+                if taken:
+                    log.info("%s: %d applied set-based", run[0][1].type, len(taken), extra={"correlation_ids": taken})
                 run = [item for item in run if id(item[1]) in declined]
             for raw, event, result in run:
                 _apply_one(s, app, now, raw, event, result)
@@ -336,11 +348,15 @@ def _runs(items: list[tuple[Any, Event, Result]]) -> list[list[tuple[Any, Event,
 
 
 def _apply_one(s: Session, app: App, now: datetime, raw: Any, event: Event, result: Result) -> None:
-    """One event in its own savepoint: a rejection leaves nothing of it behind."""
-    try:
-        with s.begin_nested():
-            apply_event(s, app, now, event)
-    except Rejected as exc:
-        result.status = "rejected"
-        result.errors = [{"field": exc.field, "reason": exc.reason}]
-        _reject(s, now, raw, result.errors, event.id, event.type, event.source)
+    """One event in its own savepoint: a rejection leaves nothing of it behind. Everything it
+    causes follows from its id (likvid.correlation)."""
+    with correlated(event.id):
+        try:
+            with s.begin_nested():
+                status = apply_event(s, app, now, event)
+            log.info("%s: %s", event.type, status)
+        except Rejected as exc:
+            result.status = "rejected"
+            result.errors = [{"field": exc.field, "reason": exc.reason}]
+            _reject(s, now, raw, result.errors, event.id, event.type, event.source)
+            log.info("%s: rejected (%s)", event.type, exc.field)

@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
+from likvid.correlation import current as current_correlation
+from likvid.correlation import follows
 from likvid.models import Claim, CollectionCase, Customer, LedgerEntry, Letter, LetterClaim
 from likvid.rules.collection import demand_due_on, handoff_due_on, reason_not_to_press
 from likvid.rules.deadlines import payment_deadline
@@ -63,7 +65,7 @@ def create_letter(session: Session, now: datetime, kind: str, case: CollectionCa
         ) or 0)
     letter = Letter(id="L" + uuid.uuid4().hex[:20], kind=kind, case_id=case.id,
                     customer_id=case.customer_id, level=level, status="pending",
-                    created_at=to_db(now), details=details or {})
+                    created_at=to_db(now), details=details or {}, correlation_id=current_correlation())
     session.add(letter)
     session.flush()
     for claim in claims:
@@ -72,6 +74,7 @@ def create_letter(session: Session, now: datetime, kind: str, case: CollectionCa
     return letter
 
 
+@follows(Letter, "letter")
 def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
     letter = session.get(Letter, letter_id)
     if letter is None:

@@ -303,15 +303,17 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     events_rows, payment_rows, entry_rows, timeline_rows, outbox_rows = [], [], [], [], []
 
     wall = wall_now()
+    corr: str | None = None  # the event of the payment being written: its rows follow from it
 
     def note(type_: str, **kw: Any) -> None:
-        timeline, outbox = record_rows(now, type_, wall=wall, **kw)
+        timeline, outbox = record_rows(now, type_, wall=wall, correlation_id=corr, **kw)
         timeline_rows.append(timeline)
         if outbox is not None:
             outbox_rows.append(outbox)
 
     for t in taken:
         e, d = t.event, t.event.data
+        corr = e.id
         events_rows.append({"id": e.id, "type": e.type, "source": e.source, "occurred_at": to_db(e.occurred_at),
                             "received_at": at, "data": event_to_json(e)["data"], "status": "applied"})
         payment_rows.append({"payment_id": d.payment_id, "amount_ore": d.amount, "paid_on": d.paid_on,

@@ -14,6 +14,7 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import SystemClock, to_db
+from likvid.correlation import current as current_correlation
 from likvid.messages import OUTBOUND_EVENT_TYPES
 from likvid.models import OutboxMessage, TimelineEntry
 
@@ -50,8 +51,9 @@ def wall_now() -> datetime:
     return SystemClock().now()
 
 
-def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any) -> str:
-    """Write a message for ``actor`` to the outbox; the relay publishes it after commit."""
+def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any, correlation_id: str | None = None) -> str:
+    """Write a message for ``actor`` to the outbox; the relay publishes it after commit. It
+    follows from ``correlation_id``, by default the current one (likvid.correlation)."""
     del now  # the business instant is in the payload's effects, not in the outbox row
     message_id = uuid.uuid4().hex
     session.add(
@@ -61,6 +63,7 @@ def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any)
             actor=actor,
             payload={"args": jsonable(list(args))},
             created_at=to_db(wall_now()),
+            correlation_id=correlation_id or current_correlation(),
         )
     )
     return message_id
@@ -70,17 +73,21 @@ def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any)
 DISPATCH_BATCH = 50
 
 
-def dispatch_later(session: Session, letter_id: str) -> None:
+def dispatch_later(session: Session, letter_id: str, correlation_id: str | None = None) -> None:
     """Queue a letter for the dispatcher when this transaction commits, batched with the other
-    letters the same transaction created (one message per 50 letters, not one per letter)."""
-    session.info.setdefault("likvid_letters", []).append(letter_id)
+    letters the same transaction created (one message per 50 letters, not one per letter).
+    The message follows from the first letter's correlation id (each letter is dispatched
+    under its own: ``letters.correlation_id``)."""
+    session.info.setdefault("likvid_letters", []).append((letter_id, correlation_id or current_correlation()))
 
 
 @event.listens_for(Session, "before_commit")
 def _enqueue_dispatches(session: Session) -> None:
-    ids = session.info.pop("likvid_letters", [])
-    for i in range(0, len(ids), DISPATCH_BATCH):
-        enqueue(session, wall_now(), QUEUE_LETTERS, "dispatch_letters", ids[i : i + DISPATCH_BATCH])
+    queued = session.info.pop("likvid_letters", [])
+    for i in range(0, len(queued), DISPATCH_BATCH):
+        batch = queued[i : i + DISPATCH_BATCH]
+        enqueue(session, wall_now(), QUEUE_LETTERS, "dispatch_letters", [lid for lid, _ in batch],
+                correlation_id=next((c for _, c in batch if c), None))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -108,11 +115,16 @@ def record_rows(
     case_id: int | None = None,
     basis: str | None = None,
     wall: datetime | None = None,
+    correlation_id: str | None = None,
     **details: Any,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
     (as column values, for callers that insert many rows at once; ``wall``, the outbox row's
-    creation time on the system clock, lets them read that clock once for all rows)."""
+    creation time on the system clock, lets them read that clock once for all rows).
+
+    The outbound event carries ``correlation_id`` (by default the current one) as the optional
+    envelope field ``correlation_id`` (EVENTS.md: the code may add optional fields), and so
+    does its row."""
     details = jsonable(details)
     timeline = {"at": to_db(now), "type": type_, "claim_id": claim_id, "customer_id": customer_id,
                 "case_id": case_id, "details": details, "basis": basis}
@@ -120,19 +132,24 @@ def record_rows(
         return timeline, None
     data = {k: v for k, v in (("invoice_id", claim_id), ("customer_id", customer_id)) if v}
     data.update(details)
+    payload = {
+        "id": uuid.uuid4().hex,
+        "type": type_,
+        "version": 1,
+        "occurred_at": now.isoformat(),
+        "source": "likvid",
+        "data": data,
+    }
+    correlation_id = correlation_id or current_correlation()
+    if correlation_id:
+        payload["correlation_id"] = correlation_id
     outbox = {
         "id": uuid.uuid4().hex,
         "queue": QUEUE_OUTBOUND,
         "actor": "outbound",
-        "payload": {
-            "id": uuid.uuid4().hex,
-            "type": type_,
-            "version": 1,
-            "occurred_at": now.isoformat(),
-            "source": "likvid",
-            "data": data,
-        },
+        "payload": payload,
         "created_at": to_db(wall or wall_now()),
+        "correlation_id": correlation_id,
     }
     return timeline, outbox
 

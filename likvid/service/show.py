@@ -60,6 +60,9 @@ def invoice(s: Session, invoice_id: str, app: App | None = None) -> dict[str, An
     ).all()
     pending = list(s.scalars(select(Timer).where(Timer.claim_id == invoice_id, Timer.status.in_(("pending", "emitted"))).order_by(Timer.due_at)))
     timeline = list(s.scalars(select(TimelineEntry).where(TimelineEntry.claim_id == invoice_id).order_by(TimelineEntry.id)))
+    # The inbound events the claim's steps and letters followed from: grep the logs for them.
+    traced = s.scalars(select(Timer.correlation_id).where(Timer.claim_id == invoice_id).order_by(Timer.id)).all()
+    correlation_ids = list(dict.fromkeys(c for c in [*traced, *(letter.correlation_id for letter, _ in letters)] if c))
     return {
         "invoice_id": claim.invoice_id, "invoice_number": claim.invoice_number,
         "creditor_id": claim.creditor_id, "customer_id": claim.customer_id, "case_id": claim.case_id,
@@ -82,6 +85,7 @@ def invoice(s: Session, invoice_id: str, app: App | None = None) -> dict[str, An
         "suspension": suspension.for_claim(s, app, invoice_id, app.clock.today(s)) if app is not None else None,
         "pending_steps": [{"step": t.kind, "due_at": from_db(t.due_at).isoformat(), "status": t.status} for t in pending],
         "timeline": _timeline(timeline),
+        "correlation_ids": correlation_ids,
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
+from likvid.correlation import follows
 from likvid.db import is_sqlite
 from likvid.models import Claim, CollectionCase, Timer
 from likvid.rules.collection import reason_not_to_press
@@ -31,6 +32,7 @@ CHAIN = {
 }
 
 
+@follows(Timer, "timer")
 def fire(session: Session, app: App, now: datetime, timer_id: int) -> str:
     """Run one timer's step; returns the outcome recorded on the timer."""
     timer = session.get(Timer, timer_id)

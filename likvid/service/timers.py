@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
-from likvid.db import is_sqlite
+from likvid.correlation import current as current_correlation
+from likvid.db import among, is_sqlite
 from likvid.models import Timer
 from likvid.service.records import QUEUE_STEPS, enqueue
 
@@ -26,7 +27,8 @@ BATCH_SIZE = 50
 def schedule(
     session: Session, now: datetime, kind: str, claim_id: str | None, on: date, ref: str | None = None
 ) -> Timer:
-    """A step for ``claim_id`` at the start of business day ``on``."""
+    """A step for ``claim_id`` at the start of business day ``on``; it fires under the current
+    correlation id (the event that scheduled it)."""
     timer = Timer(
         kind=kind,
         claim_id=claim_id,
@@ -34,9 +36,18 @@ def schedule(
         due_at=to_db(start_of_day(on)),
         status="pending",
         created_at=to_db(now),
+        correlation_id=current_correlation(),
     )
     session.add(timer)
     return timer
+
+
+def correlations(session: Session, claim_ids: list[str]) -> dict[str, str]:
+    """Each claim's correlation id as its latest timer carries it, for a shared job (the daily
+    hand-off export) that acts for many claims: one statement for them all."""
+    rows = session.execute(select(Timer.claim_id, Timer.correlation_id).where(
+        among(session, Timer.claim_id, claim_ids), Timer.correlation_id.is_not(None)).order_by(Timer.id))
+    return {claim_id: corr for claim_id, corr in rows}
 
 
 def open_timers(session: Session, claim_id: str, kind: str | None = None) -> list[Timer]:
@@ -75,10 +86,12 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
         update(Timer)
         .where(Timer.id.in_(due.scalar_subquery()), Timer.status == "pending")
         .values(status="emitted", emitted_at=to_db(now))
-        .returning(Timer.id, Timer.due_at)
+        .returning(Timer.id, Timer.due_at, Timer.correlation_id)
     )
     rows = sorted(session.execute(stmt).all(), key=lambda r: (r[1], r[0]))
-    ids = [r[0] for r in rows]
-    for i in range(0, len(ids), BATCH_SIZE):
-        enqueue(session, now, QUEUE_STEPS, "fire_timers", ids[i : i + BATCH_SIZE])
-    return len(ids)
+    # The message follows from its first timer's event; each timer fires under its own.
+    for i in range(0, len(rows), BATCH_SIZE):
+        batch = rows[i : i + BATCH_SIZE]
+        enqueue(session, now, QUEUE_STEPS, "fire_timers", [r[0] for r in batch],
+                correlation_id=next((r[2] for r in batch if r[2]), None))
+    return len(rows)
