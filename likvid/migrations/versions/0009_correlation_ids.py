@@ -1,12 +1,12 @@
 """correlation ids on outbox messages, timers and letters
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-29 07:10:00.000000
 
 The inbound event id a message, timer or letter follows from (likvid.correlation). Nullable:
 rows written before, and work no event started (a CLI hold, the scheduler's own cycle), have
-none. (Written on 0007, the head of this branch; the coordinator re-chains it onto 0008.)
+none.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
