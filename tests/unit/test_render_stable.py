@@ -1,0 +1,230 @@
+"""Every letter reads exactly as it did: golden files of every kind in both languages.
+
+For each case (every kind in `LETTER_KINDS + OTHER_KINDS` x ("sv", "en") from
+`samples.sample_context`, plus a few harder contexts: many claims over pages, a protected
+identity's forwarding address, characters outside WinAnsi, PDF string escapes, a long word
+and a long address) the test compares with `tests/golden/letters/`:
+
+- ``CASE.subject.txt``, ``CASE.txt``, ``CASE.html``: `render_letter` byte for byte;
+- ``CASE.markup.txt``: the PDF markup (`render_markup`) byte for byte;
+- ``CASE.pdf.txt``: the PDF read back with pypdf, independent of how it is written: the
+  document information (title, author, subject, creator), per page the media box, rotation,
+  fonts (base font, subtype, encoding), the decompressed content stream (every position,
+  font, size, gray and string as drawn) and the extracted text.
+
+The golden files were written from the code before the rendering was made faster (commit
+"golden letters"). Regenerate them only for an intended change of wording or layout:
+``LIKVID_WRITE_GOLDEN=1 uv run pytest tests/unit/test_render_stable.py`` (the run then skips
+every case after writing it), and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+from likvid.service.pdf import render_markup, render_pdf
+from likvid.service.render import LANGUAGES, LETTER_KINDS, OTHER_KINDS, render_letter
+from likvid.service.samples import sample_context
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "letters"
+WRITE = os.environ.get("LIKVID_WRITE_GOLDEN") == "1"
+
+
+def with_claims(context: dict[str, Any], count: int) -> dict[str, Any]:
+    """`count` claims (every third with a description, every fourth with interest); the
+    totals and the amount to pay to match."""
+    claims = []
+    for i in range(count):
+        interest = 1250 + i if i % 4 == 0 else 0
+        claims.append(
+            {
+                "invoice_id": f"inv-{i}",
+                "invoice_number": f"2026-{300000 + i}",
+                "description": f"Avfallshämtning, månad {i % 12 + 1}" if i % 3 == 0 else None,
+                "claim_kind": "waste",
+                "claim_nature": "civil",
+                "issue_date": dt.date(2026, 8, 31),
+                "due_date": dt.date(2026, 9, 30),
+                "ocr_reference": f"30000{i:05d}",
+                "capital_ore": 48900 + 100 * i,
+                "fee_ore": 0,
+                "interest_ore": interest,
+                "total_ore": 48900 + 100 * i + interest,
+                "held_ore": 0,
+            }
+        )
+    context["claims"] = claims
+    fee = sum(f["amount_ore"] for f in context["fees"])
+    claims[0]["fee_ore"] = fee
+    claims[0]["total_ore"] += fee
+    capital = sum(c["capital_ore"] for c in claims)
+    interest = sum(c["interest_ore"] for c in claims)
+    context["totals"] = {
+        "capital_ore": capital,
+        "fee_ore": fee,
+        "interest_ore": interest,
+        "total_ore": capital + fee + interest,
+        "held_ore": 0,
+    }
+    context["payment"]["amount_ore"] = capital + fee + interest
+    return context
+
+
+def _protected(context: dict[str, Any]) -> dict[str, Any]:
+    context["recipient"] = {
+        "name": "Anna Andersson",
+        "address_lines": ["c/o Skatteverket (förmedling)", "Box 2820", "403 20 Göteborg"],
+        "protected": True,
+    }
+    return context
+
+
+def _awkward(context: dict[str, Any]) -> dict[str, Any]:
+    """Characters outside WinAnsi, PDF string escapes, HTML specials, a cell separator, a
+    word longer than a table column and an address too long for the window at 10 pt."""
+    context["recipient"] = {
+        "name": "Łukasz Wójcik-Ærø (förvaltare) \\ Bo & Co <AB> “citat” 😀",
+        "address_lines": [
+            "c/o Förvaltningsbolaget Östra Göinge Fastighetsförvaltning och Service AB",
+            "Långa Vägen 1234567890 lgh 1101, våning 11, ingång från gården (porttelefon)",
+            "Box 12345",
+            "457 31 Tanumshede",
+            "Sverige",
+        ],
+        "protected": False,
+    }
+    context["claims"][0]["invoice_number"] = "A|B-1"
+    context["claims"][0]["description"] = (
+        "Vatten\nP:och avlopp, anläggningsavgiftsdebiteringsunderlagsberäkningsperiod"
+        "sammanställningsrapport (ő ŀ ħ −)"
+    )
+    context["claims"][1]["description"] = "Sophämtning <b>&amp;</b> ) ( \\ 100 % 1 234 kr"
+    context["objection"]["how"] = "Ring (dagtid) 0525-180 00\n\nSkriv till <oss> & \\ Ekonomi"
+    return context
+
+
+def _case_context(
+    kind: str, language: str, change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    context = sample_context(kind, language)
+    return change(context) if change else context
+
+
+CASES: dict[str, tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]] | None]] = {
+    f"{kind}.{language}": (kind, language, None)
+    for kind in LETTER_KINDS + OTHER_KINDS
+    for language in LANGUAGES
+}
+for _language in LANGUAGES:
+    CASES[f"reminder-10-claims.{_language}"] = (
+        "reminder",
+        _language,
+        lambda c: with_claims(c, 10),
+    )
+    CASES[f"collection_demand-60-claims.{_language}"] = (
+        "collection_demand",
+        _language,
+        lambda c: with_claims(c, 60),
+    )
+    CASES[f"payment_plan-protected.{_language}"] = ("payment_plan", _language, _protected)
+    CASES[f"reminder-awkward.{_language}"] = ("reminder", _language, _awkward)
+
+
+def _plain(value: Any) -> Any:
+    """A pypdf object as plain, comparable Python (indirect objects resolved)."""
+    if isinstance(value, IndirectObject):
+        value = value.get_object()
+    if isinstance(value, DictionaryObject):
+        return {str(key): _plain(value[key]) for key in sorted(value)}
+    if isinstance(value, ArrayObject):
+        return [_plain(item) for item in value]
+    if isinstance(value, NameObject):
+        return str(value)
+    if isinstance(value, float | int):
+        return repr(float(value)) if isinstance(value, float) else repr(value)
+    return repr(str(value))
+
+
+def pdf_dump(pdf: bytes) -> str:
+    """What a PDF shows, whoever wrote it: document information, and per page the media box,
+    rotation, fonts, content stream and extracted text."""
+    assert pdf.startswith(b"%PDF-1.")
+    reader = PdfReader(io.BytesIO(pdf), strict=True)
+    info = reader.metadata or {}
+    out = [f"{key}: {info.get(key)}" for key in ("/Title", "/Author", "/Subject", "/Creator")]
+    out.append(f"pages: {len(reader.pages)}")
+    for number, page in enumerate(reader.pages, start=1):
+        out.append(f"=== page {number}")
+        out.append(f"mediabox: {[float(v) for v in page.mediabox]}")
+        out.append(f"rotate: {page.rotation}")
+        fonts = page["/Resources"].get_object()["/Font"].get_object()
+        for name in sorted(fonts):
+            font = fonts[name].get_object()
+            described = {
+                key: _plain(font[key])
+                for key in ("/Type", "/Subtype", "/BaseFont", "/Encoding")
+                if key in font
+            }
+            out.append(f"font {name}: {described}")
+        out.append("--- content")
+        out.append(page.get_contents().get_data().decode("latin-1"))
+        out.append("--- text")
+        out.append(page.extract_text())
+    return "\n".join(out) + "\n"
+
+
+def _check(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if WRITE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(actual.encode("utf-8"))
+        return
+    assert path.exists(), f"no golden file {path} (LIKVID_WRITE_GOLDEN=1 writes it)"
+    expected = path.read_bytes().decode("utf-8")
+    if actual != expected:
+        for index, (a, e) in enumerate(zip(actual.splitlines(), expected.splitlines(), strict=False)):
+            if a != e:
+                pytest.fail(f"{name} differs at line {index + 1}:\n  now:    {a!r}\n  golden: {e!r}")
+        pytest.fail(f"{name} differs in length: {len(actual)} now, {len(expected)} golden")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_text_and_html_are_unchanged(case: str) -> None:
+    kind, language, change = CASES[case]
+    letter = render_letter(kind, language, _case_context(kind, language, change))
+    _check(f"{case}.subject.txt", letter.subject + "\n")
+    _check(f"{case}.txt", letter.text)
+    _check(f"{case}.html", letter.html)
+    if WRITE:
+        pytest.skip("golden files written")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_pdf_markup_and_pdf_are_unchanged(case: str) -> None:
+    kind, language, change = CASES[case]
+    context = _case_context(kind, language, change)
+    _check(f"{case}.markup.txt", render_markup(kind, language, context))
+    _check(f"{case}.pdf.txt", pdf_dump(render_pdf(kind, language, context)))
+    if WRITE:
+        pytest.skip("golden files written")
+
+
+def test_every_kind_and_language_has_golden_files() -> None:
+    """No kind slips through: a new kind needs its golden files."""
+    expected = {
+        f"{kind}.{language}.{suffix}"
+        for kind in LETTER_KINDS + OTHER_KINDS
+        for language in LANGUAGES
+        for suffix in ("subject.txt", "txt", "html", "markup.txt", "pdf.txt")
+    }
+    present = {path.name for path in GOLDEN.iterdir()}
+    assert expected <= present, sorted(expected - present)
