@@ -23,6 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
+import shutil
+import subprocess
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -228,3 +232,37 @@ def test_every_kind_and_language_has_golden_files() -> None:
     }
     present = {path.name for path in GOLDEN.iterdir()}
     assert expected <= present, sorted(expected - present)
+
+
+@pytest.mark.parametrize("case", ["reminder.sv", "collection_demand-60-claims.en", "reminder-awkward.sv"])
+def test_pdf_file_is_well_formed(case: str, tmp_path: Path) -> None:
+    """The cross-reference table points at every object, startxref at the table, every
+    stream's /Length is its length; poppler (when installed) reads the file without a
+    complaint."""
+    kind, language, change = CASES[case]
+    pdf = render_pdf(kind, language, _case_context(kind, language, change))
+    assert pdf.startswith(b"%PDF-1.4\n") and pdf.endswith(b"%%EOF\n")
+    table = pdf.rindex(b"\nxref\n") + 1
+    assert int(pdf[pdf.rindex(b"startxref\n") + 10 :].split()[0]) == table
+    lines = pdf[table:].split(b"\n")
+    first, count = (int(v) for v in lines[1].split())
+    assert first == 0 and lines[2] == b"0000000000 65535 f "
+    entries = lines[3 : 2 + count]
+    assert len(entries) == count - 1 and re.search(rb"/Size %d\b" % count, pdf)
+    for number, entry in enumerate(entries, start=1):
+        assert len(entry) == 19 and entry.endswith(b" 00000 n ")
+        offset = int(entry[:10])
+        assert pdf[offset:].startswith(b"%d 0 obj\n" % number), number
+    streams = re.findall(rb"/Length (\d+) /Filter /FlateDecode >>\nstream\n", pdf)
+    assert len(streams) == len(PdfReader(io.BytesIO(pdf)).pages)
+    for match in re.finditer(rb"/Length (\d+) /Filter /FlateDecode >>\nstream\n", pdf):
+        end = match.end() + int(match.group(1))
+        assert pdf[end : end + 10] == b"\nendstream"
+        zlib.decompress(pdf[match.end() : end])
+    if shutil.which("pdftotext"):
+        path = tmp_path / "letter.pdf"
+        path.write_bytes(pdf)
+        result = subprocess.run(
+            ["pdftotext", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert result.stderr == "" and "L-2026-000417" in result.stdout
