@@ -42,7 +42,7 @@ import unicodedata
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jinja2
@@ -131,7 +131,13 @@ def _environment() -> jinja2.Environment:
 
 def _para(value: Any, tag: str = "P") -> str:
     """Text of a phrase macro -> one tagged line per paragraph (blank lines separate them)."""
-    return "\n".join(f"{tag}:{paragraph}" for paragraph in _split_paragraphs(str(value)))
+    return _tagged_paragraphs(str(value), str(tag))
+
+
+@lru_cache(maxsize=4096)
+def _tagged_paragraphs(text: str, tag: str) -> str:
+    """Most paragraphs are the same in every letter: split once per process."""
+    return "\n".join(f"{tag}:{paragraph}" for paragraph in _split_paragraphs(text))
 
 
 def _lines(value: Any, tag: str = "PRE") -> str:
@@ -221,8 +227,11 @@ def _width(text: str, font: str, size: float) -> float:
     return width
 
 
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy line breaking; amounts, digit groups and units stay on one line."""
+@lru_cache(maxsize=16384)
+def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+    """Greedy line breaking; amounts, digit groups and units stay on one line. Cached: most
+    paragraphs and cells read the same in every letter, and a table measures its cells more
+    than once."""
     space = _width(" ", font, size)
     lines: list[str] = []
     current: list[str] = []
@@ -243,7 +252,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
         current.append(word)
     if current:
         lines.append(" ".join(current))
-    return lines or [""]
+    return tuple(lines) or ("",)
 
 
 def _break_word(word: str, font: str, size: float, width: float) -> list[str]:
@@ -425,7 +434,7 @@ class _Layouter:
             self.y += style.leading
         self.y += style.after
 
-    def _note(self, style: _TextStyle, lines: list[str]) -> None:
+    def _note(self, style: _TextStyle, lines: tuple[str, ...]) -> None:
         pad = 2 * mm
         height = len(lines) * style.leading + 2 * pad
         self.need(height)
