@@ -214,17 +214,9 @@ def _cells(content: str) -> list[str]:
 
 # --- text measuring and wrapping ----------------------------------------------------------------
 
-_widths: dict[tuple[str, str, float], float] = {}
-
-
-def _width(text: str, font: str, size: float) -> float:
-    key = (text, font, size)
-    width = _widths.get(key)
-    if width is None:
-        width = stringWidth(text, font, size)
-        if len(_widths) < 200_000:
-            _widths[key] = width
-    return width
+#: The width of a text in a font and size (points): words, cells and labels recur in every
+#: letter, so they are measured once per process.
+_width = lru_cache(maxsize=200_000)(stringWidth)
 
 
 @lru_cache(maxsize=16384)
