@@ -226,9 +226,14 @@ def _wrap_paragraphs(text: str) -> str:
 def _paragraphs_html(value: Any) -> Markup:
     _require_defined(value)
     safe = value if isinstance(value, Markup) else escape(value)
+    return _html_paragraphs(str(safe))
+
+
+@lru_cache(maxsize=4096)
+def _html_paragraphs(safe: str) -> Markup:
+    """`<p>` elements of escaped text (cached as `_wrap_paragraphs`)."""
     return Markup("\n").join(
-        Markup("<p>") + Markup(paragraph) + Markup("</p>")
-        for paragraph in _split_paragraphs(str(safe))
+        Markup("<p>") + Markup(paragraph) + Markup("</p>") for paragraph in _split_paragraphs(safe)
     )
 
 
