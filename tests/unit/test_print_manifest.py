@@ -1,13 +1,14 @@
-"""The print manifest's duplicate check (`channels._already_in`) on real files: a line of the
-letter near the end of the day's manifest is found, another letter's is not, and only the
-last 64 KiB are searched however long the file grows."""
+"""The print outbox on real files: a file written atomically (`channels.write_atomic`, the
+directory made when missing), and the manifest's duplicate check (`channels._already_in`): a
+line of the letter near the end of the day's manifest is found, another letter's is not, and
+only the last 64 KiB are searched however long the file grows."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from likvid.service.channels import _already_in
+from likvid.service.channels import _already_in, write_atomic
 
 
 def _line(letter_id: str) -> str:
@@ -45,3 +46,13 @@ def test_only_the_last_64_kib_are_searched(tmp_path: Path) -> None:
             far = n
             break
     assert far is not None and not _already_in(manifest, f"L-{far}")
+
+
+def test_write_atomic_makes_the_directory_once_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "print" / "2026-11-15" / "L-1.pdf"
+    tmp = path.with_suffix(".pdf.tmp")
+    write_atomic(path, b"%PDF-1.4 first", tmp)
+    assert path.read_bytes() == b"%PDF-1.4 first" and not tmp.exists()
+    write_atomic(path, b"%PDF-1.4 second", tmp)  # a retry: the same file, the new content
+    assert path.read_bytes() == b"%PDF-1.4 second"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["L-1.pdf"]
