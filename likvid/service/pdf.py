@@ -9,8 +9,9 @@ only lays it out: positions, fonts, line breaks, page breaks and page numbers.
 Engine: a small PDF 1.4 writer of its own (`_pdf_file`): one Flate-compressed content stream
 per page (rules and boxes, then one text object), with the PDF core fonts Helvetica and
 Helvetica-Bold in WinAnsi encoding (nothing embedded, nothing downloaded); ReportLab only
-measures text (`stringWidth`, the core fonts' AFM widths). WinAnsi covers Swedish and most Western European text (å ä ö é ü ø ß
-– ” · § €); any other character is printed as its base letter (Ł -> L, ő -> o) or "?".
+measures text (`stringWidth`: the core fonts' AFM widths). WinAnsi covers Swedish and most
+Western European text (å ä ö é ü ø ß – ” · § €); any other character is printed as its base
+letter (Ł -> L, ő -> o) or "?".
 
 Layout (A4, 210 × 297 mm; distances from the page's top-left corner):
 

@@ -132,9 +132,9 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 class _Environment(jinja2.Environment):
     """A Jinja environment that looks up ``value.key`` on a plain dict (the letter context is
-    made of them) without first trying, and failing, to read it as an attribute: the same
-    result as Jinja's (an attribute of the dict wins, then the key, else undefined), about
-    three times faster."""
+    made of them) without first trying, and failing with an exception, to read it as an
+    attribute: the same result as Jinja's (an attribute of the dict wins, then the key, else
+    undefined) at a fraction of the cost; some 500 such lookups go into one letter."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
