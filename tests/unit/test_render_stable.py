@@ -20,6 +20,7 @@ every case after writing it), and review the diff.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 import os
@@ -31,12 +32,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
 from likvid.service.pdf import render_markup, render_pdf
-from likvid.service.render import LANGUAGES, LETTER_KINDS, OTHER_KINDS, render_letter
+from likvid.service.render import LANGUAGES, LETTER_KINDS, OTHER_KINDS, _Environment, render_letter
 from likvid.service.samples import sample_context
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "letters"
@@ -266,3 +268,27 @@ def test_pdf_file_is_well_formed(case: str, tmp_path: Path) -> None:
             ["pdftotext", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
         )
         assert result.stderr == "" and "L-2026-000417" in result.stdout
+
+
+def test_dict_lookup_reads_as_in_plain_jinja() -> None:
+    """The environment's quicker ``value.key`` on a plain dict gives what Jinja's own does: an
+    attribute of the dict (a method) before a key of that name, a key, and for a missing key
+    the strict undefined error; other mappings go Jinja's own way."""
+    source = (
+        "{{ d.items is callable }} {{ d.key }} {{ d.get('key') }} {{ o.key }} {{ d.__class__.__name__ }}"
+        " {{ d['items'] }} {{ n.inner.key }}"
+    )
+    values = {
+        "d": {"key": "value", "items": "an item"},
+        "o": collections.OrderedDict(key="ordered"),
+        "n": {"inner": {"key": 17}},
+    }
+    ours = _Environment(undefined=jinja2.StrictUndefined).from_string(source)
+    plain = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(source)
+    assert ours.render(values) == plain.render(values) == "True value value ordered dict an item 17"
+    for missing in ("{{ d.nothing }}", "{{ n.inner.nothing }}", "{{ o.nothing }}"):
+        with pytest.raises(jinja2.UndefinedError) as ours_error:
+            _Environment(undefined=jinja2.StrictUndefined).from_string(missing).render(values)
+        with pytest.raises(jinja2.UndefinedError) as plain_error:
+            jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(missing).render(values)
+        assert str(ours_error.value) == str(plain_error.value)
