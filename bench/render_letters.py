@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as dt
 import json
 import statistics
 import sys
@@ -33,45 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from likvid.service import pdf  # noqa: E402
 from likvid.service.render import render_letter  # noqa: E402
 from likvid.service.samples import sample_context  # noqa: E402
-
-
-def with_claims(context: dict[str, Any], count: int) -> dict[str, Any]:
-    """`count` claims of different amounts, every third with a description; totals to match."""
-    claims = [
-        {
-            "invoice_id": f"inv-{i}",
-            "invoice_number": f"2026-{300000 + i}",
-            "description": f"Avfallshämtning, månad {i + 1}" if i % 3 == 0 else None,
-            "claim_kind": "waste",
-            "claim_nature": "civil",
-            "issue_date": dt.date(2026, 8, 31),
-            "due_date": dt.date(2026, 9, 30),
-            "ocr_reference": f"30000{i:05d}",
-            "capital_ore": 48900 + 100 * i,
-            "fee_ore": 0,
-            "interest_ore": 0,
-            "total_ore": 48900 + 100 * i,
-            "held_ore": 0,
-        }
-        for i in range(count)
-    ]
-    fee = sum(f["amount_ore"] for f in context["fees"])
-    claims[0]["fee_ore"] = fee
-    claims[0]["total_ore"] += fee
-    capital = sum(c["capital_ore"] for c in claims)
-    interest = context["interest"]["total_ore"]
-    claims[0]["interest_ore"] = interest
-    claims[0]["total_ore"] += interest
-    context["claims"] = claims
-    context["totals"] = {
-        "capital_ore": capital,
-        "fee_ore": fee,
-        "interest_ore": interest,
-        "total_ore": capital + fee + interest,
-        "held_ore": 0,
-    }
-    context["payment"]["amount_ore"] = capital + fee + interest
-    return context
+from tests.support.letters import with_claims  # noqa: E402
 
 
 def varied(context: dict[str, Any], number: int) -> dict[str, Any]:
