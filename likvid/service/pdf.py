@@ -487,26 +487,26 @@ class _Layouter:
                 groups.append((tag, _cells(content), []))
             elif tag == "TN" and groups:
                 groups[-1][2].append(content)
-        columns = len(aligns)
         widths = _column_widths(aligns, header, [(tag, cells) for tag, cells, _ in groups])
-        header_height = self._row_height(header, widths, BOLD) if header else 0.0
+        # Each row's spans and height are worked out once: for the page break and the drawing.
+        header_spans = _spans(header, widths) if header else []
+        header_height = self._row_height(header_spans, BOLD) if header else 0.0
         first = groups[0] if groups else None
         first_height = self._group_height(first, widths) if first else 0.0
         self.need(header_height + first_height)
         if header:
-            self._draw_row(header, aligns, widths, BOLD, header_height)
+            self._draw_row(header_spans, aligns, widths, BOLD, header_height)
             self.rule(self.y, 0.7)
-        for group in groups:
-            tag, cells, notes = group
-            cells = (cells + [""] * columns)[:columns]
-            height = self._group_height(group, widths)
-            if self.need(height) and header:
-                self._draw_row(header, aligns, widths, BOLD, header_height)
-                self.rule(self.y, 0.7)
+        for tag, cells, notes in groups:
             font = BOLD if tag == "TS" else REGULAR
+            spans = _spans(cells, widths)
+            row_height = self._row_height(spans, font)
+            if self.need(_with_notes(row_height, notes)) and header:
+                self._draw_row(header_spans, aligns, widths, BOLD, header_height)
+                self.rule(self.y, 0.7)
             if tag == "TS":
                 self.rule(self.y, 0.7)
-            self._draw_row(cells, aligns, widths, font, self._row_height(cells, widths, font))
+            self._draw_row(spans, aligns, widths, font, row_height)
             for note in notes:
                 for line in _wrap(note, REGULAR, _NOTE_SIZE, WIDTH - 2 * _TABLE_PAD_X):
                     self.raw_text(
@@ -521,24 +521,24 @@ class _Layouter:
 
     def _group_height(self, group: tuple[str, list[str], list[str]], widths: list[float]) -> float:
         tag, cells, notes = group
-        height = self._row_height(cells, widths, BOLD if tag == "TS" else REGULAR)
-        for note in notes:
-            height += _NOTE_LEADING * len(
-                _wrap(note, REGULAR, _NOTE_SIZE, WIDTH - 2 * _TABLE_PAD_X)
-            )
-        return height + (_TABLE_PAD_Y if notes else 0.0)
+        font = BOLD if tag == "TS" else REGULAR
+        return _with_notes(self._row_height(_spans(cells, widths), font), notes)
 
-    def _row_height(self, cells: list[str], widths: list[float], font: str) -> float:
+    def _row_height(self, spans: list[tuple[str, float, float]], font: str) -> float:
         lines = max(
-            len(_wrap(text, font, _TABLE_SIZE, span - 2 * _TABLE_PAD_X))
-            for text, _, span in _spans(cells, widths)
+            len(_wrap(text, font, _TABLE_SIZE, span - 2 * _TABLE_PAD_X)) for text, _, span in spans
         )
         return lines * _TABLE_LEADING + 2 * _TABLE_PAD_Y
 
     def _draw_row(
-        self, cells: list[str], aligns: list[str], widths: list[float], font: str, height: float
+        self,
+        spans: list[tuple[str, float, float]],
+        aligns: list[str],
+        widths: list[float],
+        font: str,
+        height: float,
     ) -> None:
-        for text, start, span in _spans(cells, widths):
+        for text, start, span in spans:
             column = _column_at(widths, start)
             x = LEFT + start
             baseline = self.y + _TABLE_PAD_Y + _TABLE_SIZE
@@ -550,6 +550,13 @@ class _Layouter:
                 self.raw_text(font, _TABLE_SIZE, line_x, baseline, line)
                 baseline += _TABLE_LEADING
         self.y += height
+
+
+def _with_notes(height: float, notes: list[str]) -> float:
+    """The height of a table row with the notes under it."""
+    for note in notes:
+        height += _NOTE_LEADING * len(_wrap(note, REGULAR, _NOTE_SIZE, WIDTH - 2 * _TABLE_PAD_X))
+    return height + (_TABLE_PAD_Y if notes else 0.0)
 
 
 def _spans(cells: list[str], widths: list[float]) -> list[tuple[str, float, float]]:

@@ -170,8 +170,17 @@ def _language(ctx: jinja2.runtime.Context) -> str:
 @jinja2.pass_context
 def _kr(ctx: jinja2.runtime.Context, ore: Any) -> str:
     """Öre -> "1 234,50 kr" (sv) / "SEK 1,234.50" (en)."""
+    if type(ore) is int:  # the common case, a cached form (a table states each amount often)
+        language = ctx.resolve_or_missing("language")
+        if language in LANGUAGES:
+            return _kronor(ore, language)
     _require_defined(ore)
     return format_kronor(ore, _language(ctx))
+
+
+@lru_cache(maxsize=8192)
+def _kronor(ore: int, language: str) -> str:
+    return format_kronor(ore, language)
 
 
 def _datum(value: Any) -> str:
