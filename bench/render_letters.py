@@ -4,15 +4,23 @@ In one process, after a warm-up (templates compiled, caches filled as in a runni
 each form of the sample reminder (`likvid.service.samples.sample_context("reminder")`, two
 claims) and of a reminder with ten claims is rendered `--renders` times; the figure is the
 median CPU time (`time.process_time`) of one render, in milliseconds, the lowest of
-`--rounds` rounds (the machine is shared: the lowest median is the least disturbed). Every render is of a
-different letter (the recipient, its address, the letter id, invoice numbers, OCR references
-and amounts vary), so that caches of words and strings help only as much as they would in a
-worker sending different letters. The PDF is also split into its stages (markup from the
+`--rounds` rounds (the machine is shared: the lowest median is the least disturbed). Every
+render is of a different letter (the recipient, its address, the letter id, invoice numbers,
+OCR references and amounts vary), so that caches of words and strings help only as much as
+they would in a worker sending different letters. The PDF is also split into its stages (markup from the
 templates, parse + layout, drawing the document).
 
     uv run python bench/render_letters.py [--renders 300] [--rounds 3] [--language sv]
 
 Prints a table and, last, one JSON line with every figure.
+
+Instructions instead of time (the same on a busy machine): `--only N [--claims C]` renders
+N different letters (text, HTML, PDF; C claims, or the sample's two) after the same warm-up,
+untimed; run it under valgrind with N and with 0, the difference / N is the instructions per
+letter (with building its context, a small constant):
+
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+        .venv/bin/python bench/render_letters.py --only 100   # and --only 0
 """
 
 from __future__ import annotations
@@ -98,12 +106,28 @@ def measure(base: dict[str, Any], language: str, renders: int) -> dict[str, floa
     }
 
 
+def render_only(count: int, claims: int, language: str) -> None:
+    """50 letters of warm-up, then `count` more: every form of each, untimed."""
+    base = sample_context("reminder", language)
+    if claims:
+        base = with_claims(base, claims)
+    for context in [varied(base, n) for n in range(count + 50)]:
+        render_letter("reminder", language, context)
+        pdf.render_pdf("reminder", language, context)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--renders", type=int, default=300, help="renders per figure (median)")
     p.add_argument("--language", default="sv", choices=("sv", "en"))
     p.add_argument("--rounds", type=int, default=3, help="rounds; each figure is the lowest median")
+    p.add_argument("--only", type=int, default=None, metavar="N",
+                   help="render N letters after the warm-up, untimed (instruction counts)")
+    p.add_argument("--claims", type=int, default=0, help="with --only: claims per letter")
     args = p.parse_args(argv)
+    if args.only is not None:
+        render_only(args.only, args.claims, args.language)
+        return 0
     bases = {
         "reminder": sample_context("reminder", args.language),
         "reminder_10_claims": with_claims(sample_context("reminder", args.language), 10),
