@@ -69,10 +69,7 @@ def print_letter(app: App, session: Any, now: Any, letter: Letter, pdf: bytes, r
     day = (letter.sent_on or now.date()).isoformat()
     outbox = app.settings.home / "print"
     path = outbox / day / f"{letter.id}.pdf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pdf.tmp")
-    tmp.write_bytes(pdf)
-    os.replace(tmp, path)
+    write_atomic(path, pdf, path.with_suffix(".pdf.tmp"))
     manifest = outbox / f"manifest-{day}.jsonl"
     line: dict[str, Any] = {
         "letter_id": letter.id, "kind": letter.kind, "pdf": f"{day}/{letter.id}.pdf",
@@ -95,14 +92,31 @@ def print_letter(app: App, session: Any, now: Any, letter: Letter, pdf: bytes, r
     return path
 
 
-def _already_in(manifest: Path, letter_id: str) -> bool:
-    """A crash after appending but before recording leaves the line last in the file."""
+def write_atomic(path: Path, content: bytes, tmp: Path) -> None:
+    """Write `content` to `tmp`, then rename it to `path`: a reader sees the old file or the
+    new one, never a part of it. The directory is made when the write finds it missing (not
+    checked with a system call of its own for every file)."""
     try:
-        with open(manifest, "rb") as fh:
-            fh.seek(max(0, os.path.getsize(manifest) - 65536))
-            return f'"letter_id": "{letter_id}"'.encode() in fh.read()
+        tmp.write_bytes(content)
+    except FileNotFoundError:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(content)
+    os.replace(tmp, path)
+
+
+def _already_in(manifest: Path, letter_id: str) -> bool:
+    """A crash after appending but before recording leaves the line last in the file: only
+    the last 64 KiB are read (unbuffered, four system calls), however long the day's file."""
+    try:
+        fd = os.open(manifest, os.O_RDONLY)
     except FileNotFoundError:
         return False
+    try:
+        os.lseek(fd, max(0, os.fstat(fd).st_size - 65536), os.SEEK_SET)
+        tail = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    return f'"letter_id": "{letter_id}"'.encode() in tail
 
 
 def send_emails(app: App, letter_ids: list[str]) -> None:
@@ -186,4 +200,4 @@ def _fall_back_to_letter(app: App, letter_id: str, reason: str) -> str:
     return "fell back to letter"
 
 
-__all__ = ["choose", "content_hash", "print_letter", "send_email", "send_emails"]
+__all__ = ["choose", "content_hash", "print_letter", "send_email", "send_emails", "write_atomic"]

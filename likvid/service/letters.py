@@ -7,7 +7,6 @@ Jinja2 under the state directory and schedules the next step from the deadline i
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -293,11 +292,8 @@ def _advance_claims(session: Session, app: App, now: datetime, letter: Letter, c
 
 def _write(directory: Path, name: str, text: str, html: str, pdf: bytes) -> Path:
     """Write the renderings atomically; a retry overwrites the same files, so one letter stays one."""
-    directory.mkdir(parents=True, exist_ok=True)
     for suffix, content in ((".txt", text.encode("utf-8")), (".html", html.encode("utf-8")), (".pdf", pdf)):
-        tmp = directory / f".{name}{suffix}.tmp"
-        tmp.write_bytes(content)
-        os.replace(tmp, directory / f"{name}{suffix}")
+        channels.write_atomic(directory / f"{name}{suffix}", content, directory / f".{name}{suffix}.tmp")
     return directory / f"{name}.txt"
 
 
