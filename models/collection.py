@@ -156,7 +156,8 @@ class HandlerStatement(Base):
 
 class Task(Base):
     """Work for a collection handler (report a claim in a debt restructuring, lodge it in a
-    bankruptcy, contact an estate)."""
+    bankruptcy, contact an estate, tell a receiver of an amount reinstated by a reversed
+    payment)."""
 
     __tablename__ = "tasks"
 

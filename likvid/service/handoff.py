@@ -34,11 +34,13 @@ from likvid.models import (
     HandoffFile,
     Letter,
     LetterClaim,
+    Task,
     Timer,
 )
 from likvid.rules import routing
 from likvid.rules.collection import Balance
 from likvid.rules.interest import interest_start
+from likvid.rules.money import format_kronor
 from likvid.service import claims as claims_service
 from likvid.service import handoff_file, ledger, surveillance, timers
 from likvid.service.app import App
@@ -50,6 +52,8 @@ from likvid.service.records import dispatch_later, record
 #: Handoff statuses in which the claim's routing is still live (at most one per claim).
 LIVE = ("waiting", "queued", "exported")
 EXPORT_TIMER = "handoff_export"
+#: Days a handler has for a reinstatement task (a reversed payment after hand-off).
+REINSTATEMENT_TASK_DAYS = 7
 KIND_WORDS = {
     "water": "VA-avgift", "waste": "avfallsavgift", "district_heating": "fjärrvärme", "electricity": "el",
     "childcare": "förskoleavgift", "rent": "hyra", "elderly_care": "avgift för äldreomsorg",
@@ -389,6 +393,31 @@ def reopened(session: Session, now: datetime, claim: Claim) -> None:
     record(session, now, "handoff-routing-resumed", claim_id=claim.invoice_id, customer_id=claim.customer_id,
            case_id=claim.case_id, handoff_id=latest.id,
            basis="re-opened after its hand-off was withdrawn: routed again with fresh time (POLICY.md point 11)")
+
+
+def payment_reversed(session: Session, now: datetime, claim: Claim, payment_id: str, amount: int) -> None:
+    """A payment on a claim that sits with its receiver (exported) was reversed. The receiver
+    collects what it was last told, so ``amount`` is owed again and nobody is collecting it:
+    nothing is sent on its own (a receiver cannot always raise a claim it holds, and a second
+    application is a handler's decision), but a handler task says what to do, and the timeline
+    has ``handoff-reinstatement-needed`` with the amounts. A claim settled by the payment was
+    withdrawn from the receiver and is routed again instead (``reopened``)."""
+    if amount <= 0 or claim.status != "open":
+        return
+    h = session.scalar(select(Handoff).where(Handoff.claim_id == claim.invoice_id, Handoff.status == "exported")
+                       .limit(1))
+    if h is None:
+        return
+    reported = h.reported_ore or 0
+    text = (f"Betalning {payment_id} på faktura {claim.invoice_id} har återförts efter överlämningen till "
+            f"{h.target} ({h.id}): {format_kronor(amount)} är obetalt igen men ingår inte i det mottagaren driver in "
+            f"(senast meddelat belopp {format_kronor(reported)}). Meddela mottagaren det återställda beloppet "
+            "eller ansök om det separat.")
+    session.add(Task(customer_id=claim.customer_id, kind="handoff_reinstatement", text=text[:1000],
+                     due_on=now.date() + timedelta(days=REINSTATEMENT_TASK_DAYS), created_at=to_db(now)))
+    record(session, now, "handoff-reinstatement-needed", claim_id=claim.invoice_id, customer_id=claim.customer_id,
+           case_id=claim.case_id, handoff_id=h.id, target=h.target, payment_id=payment_id, amount=amount,
+           reported=reported, basis="the receiver collects only what it was told (POLICY.md point 11)")
 
 
 def _handoff(session: Session, handoff_id: str) -> tuple[Handoff, Claim]:

@@ -127,3 +127,5 @@ def reverse(session: Session, app: App, now: datetime, event_id: str, data: Any)
            reason=data.reason)
     for claim in touched.values():
         claims_service.reopen(session, app, now, claim, f"payment {payment.payment_id} reversed")
+        reinstated = -sum(e.amount_ore for e in entries if e.claim_id == claim.invoice_id)
+        handoff.payment_reversed(session, now, claim, payment.payment_id, reinstated)

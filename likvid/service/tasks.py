@@ -1,5 +1,6 @@
 """Handler tasks (report a claim in a debt restructuring, lodge it in a bankruptcy, contact an
-estate; created by ``holds.debtor_status_changed``): listed, and marked done by a handler with
+estate: created by ``holds.debtor_status_changed``; tell a receiver of an amount a reversed
+payment reinstated: ``handoff.payment_reversed``): listed, and marked done by a handler with
 who and a note on the customer's timeline (``task-done``)."""
 
 from __future__ import annotations

@@ -147,6 +147,40 @@ def test_a_reversed_payment_on_a_claim_still_handed_off_is_left_with_its_receive
     assert entries(svc, "I1", "handoff-routing-resumed") == []
 
 
+def test_a_reversed_payment_after_a_reported_reduction_gives_a_handler_task(make: Callable[..., Svc]) -> None:
+    svc = make()
+    runner = CliRunner()
+    svc.publish(customer("C1"), invoice("I1", "C1", "1000.00", invoice_number="1001"))
+    svc.advance_until(lambda: svc.invoice("I1")["stage"] == "handed_off")
+    today = svc.now().date().isoformat()
+    svc.publish(customer("C2", identity_number="19121212-1212"),
+                invoice("I2", "C2", "500.00", (svc.now().date() + timedelta(days=30)).isoformat(),
+                        invoice_number="1002", issue_date=today))
+    # Given a payment after the hand-off, reported to the receiver as a reduction
+    svc.publish(payment("P1", "100.00", invoice_id="I1", paid_on=today))
+    (reduction,) = svc.outbound("handoff-adjusted", "I1")
+    assert reduction["adjustment"] == "reduction" and reduction["reduced_by"] == 10000
+    # and a payment on a claim that was never handed off
+    svc.publish(payment("P2", "100.00", invoice_id="I2", paid_on=today))
+    assert svc.invoice("I2")["stage"] != "handed_off"
+    assert runner.invoke(cli, ["tasks", "list"]).output.strip() == "no tasks"
+    # When both payments are reversed
+    svc.publish(envelope("payment-reversed", {"payment_id": "P1"}), envelope("payment-reversed", {"payment_id": "P2"}))
+    # Then the receiver of I1 still collects what it was told, and nothing goes to it on its own
+    assert len(svc.outbound("handoff-adjusted", "I1")) == 1
+    assert (svc.invoice("I1")["status"], svc.handoff("I1")["status"]) == ("open", "exported")
+    # but the timeline names the 100 kr nobody is collecting, and a handler gets one task for it
+    (entry,) = entries(svc, "I1", "handoff-reinstatement-needed")
+    assert {k: entry["details"][k] for k in ("payment_id", "amount", "reported", "handoff_id")} == {
+        "payment_id": "P1", "amount": 10000, "reported": reduction["remaining"],
+        "handoff_id": reduction["handoff_id"]}
+    listed = json.loads(runner.invoke(cli, ["tasks", "list", "--open", "--json"]).output)
+    assert [(t["customer_id"], t["kind"]) for t in listed] == [("C1", "handoff_reinstatement")]
+    text = listed[0]["text"]
+    assert "P1" in text and "I1" in text and "100,00 kr" in text and reduction["handoff_id"] in text
+    assert entries(svc, "I2", "handoff-reinstatement-needed") == []
+
+
 def customer_timeline(svc: Svc, customer_id: str) -> list[dict[str, Any]]:
     with read_session(svc.app.db) as s:
         data = show.customer(s, customer_id)
