@@ -14,11 +14,10 @@ applied one by one in order would leave, and declines, for that path, whatever i
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, tuple_
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,18 +39,10 @@ from likvid.rules.deadlines import effective_due_date
 from likvid.rules.ocr import validate_ocr
 from likvid.service.app import App
 from likvid.service.claims import case_ocr, ocr_candidates
+from likvid.service.parking import lock_keys
 from likvid.service.records import jsonable
 
 BASIS_REGISTERED = "EVENTS.md invoice-issued; due date moved to the next bank day (ARCHITECTURE.md)"
-
-
-def lock_keys(session: Session, keys: set[str]) -> None:
-    """``parking.lock_key`` for many keys in one statement, in a fixed order (no deadlock
-    between two runs that share keys)."""
-    if not keys or is_sqlite(session.get_bind()):
-        return
-    hashes = sorted(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True) for k in keys)
-    session.execute(text("SELECT count(pg_advisory_xact_lock(h)) FROM unnest(CAST(:hs AS bigint[])) AS h"), {"hs": hashes})
 
 
 def invoices_issued(session: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:
