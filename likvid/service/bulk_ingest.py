@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
 from likvid.db import is_sqlite
-from likvid.messages import Event, event_to_json
+from likvid.messages import Event
 from likvid.models import (
     Claim,
     CollectionCase,
@@ -40,7 +40,7 @@ from likvid.rules.ocr import validate_ocr
 from likvid.service.app import App
 from likvid.service.claims import case_ocr, ocr_candidates
 from likvid.service.parking import lock_keys
-from likvid.service.records import jsonable
+from likvid.service.records import inbox_row, jsonable
 
 BASIS_REGISTERED = "EVENTS.md invoice-issued; due date moved to the next bank day (ARCHITECTURE.md)"
 
@@ -145,8 +145,7 @@ def _insert(session: Session, app: App, now: datetime, take: list[tuple[Event, s
         d = event.data
         case = cases[(d.customer_id, d.creditor_id)]
         due = effective_due_date(d.due_date)
-        events.append({"id": event.id, "type": event.type, "source": event.source, "occurred_at": to_db(event.occurred_at),
-                       "received_at": at, "data": event_to_json(event)["data"], "status": "applied"})
+        events.append(inbox_row(event, at))
         claims.append({"invoice_id": d.invoice_id, "creditor_id": d.creditor_id, "customer_id": d.customer_id,
                        "case_id": case.id, "invoice_number": d.invoice_number, "issue_date": d.issue_date,
                        "due_date": d.due_date, "effective_due_date": due, "amount_ore": d.amount,

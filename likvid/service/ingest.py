@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import to_db
 from likvid.correlation import correlated
 from likvid.db import present, transaction
-from likvid.messages import Event, EventRejected, event_to_json, parse_event
+from likvid.messages import Event, EventRejected, parse_event
 from likvid.models import CollectionCase, Customer, ParkedEvent, ReceivedEvent, RejectedEvent
 from likvid.service import claims as claims_service
 from likvid.service import credit, handoff, holds, payment_batch, payments, plans, suspension
@@ -30,7 +30,7 @@ from likvid.service.bulk_ingest import invoices_issued
 from likvid.service.errors import Rejected
 from likvid.service.parking import lock_key
 from likvid.service.payments import Parked
-from likvid.service.records import mark_processed, record
+from likvid.service.records import inbox_row, mark_processed, record
 
 #: One line per event applied one by one (under its id as the correlation id), one per run
 #: applied set-based (listing the runs' event ids): ids, types and outcomes, nothing personal.
@@ -151,9 +151,7 @@ BATCH_HANDLERS: dict[str, BatchHandler] = {
 def apply_event(s: Session, app: App, now: datetime, event: Event, stored: ReceivedEvent | None = None) -> str:
     """Store (once) and apply one valid event; returns its status (applied, parked, recorded)."""
     if stored is None:
-        stored = ReceivedEvent(id=event.id, type=event.type, source=event.source,
-                               occurred_at=to_db(event.occurred_at), received_at=to_db(now),
-                               data=event_to_json(event)["data"], status="applied")
+        stored = ReceivedEvent(**inbox_row(event, to_db(now)))
         s.add(stored)
         s.flush()
     handler = HANDLERS.get(event.type)

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
 from likvid.db import among, is_sqlite
-from likvid.messages import Event, event_to_json
+from likvid.messages import Event
 from likvid.models import (
     Claim,
     CollectionCase,
@@ -62,7 +62,7 @@ from likvid.rules.collection import Balance, allocate
 from likvid.rules.money import parse_kronor
 from likvid.service.app import App
 from likvid.service.parking import lock_keys
-from likvid.service.records import record_rows, wall_now
+from likvid.service.records import inbox_row, record_rows, wall_now
 
 #: Hand-off statuses under which a payment must be reported to the receiver (handoff.py).
 HANDOFF_IN_PLAY = ("waiting", "queued", "exported")
@@ -314,8 +314,7 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     for t in taken:
         e, d = t.event, t.event.data
         corr = e.id
-        events_rows.append({"id": e.id, "type": e.type, "source": e.source, "occurred_at": to_db(e.occurred_at),
-                            "received_at": at, "data": event_to_json(e)["data"], "status": "applied"})
+        events_rows.append(inbox_row(e, at))
         payment_rows.append({"payment_id": d.payment_id, "amount_ore": d.amount, "paid_on": d.paid_on,
                              "reference": d.reference, "invoice_id": d.invoice_id, "channel": d.channel,
                              "status": "applied", "payer": None, "overpayment_ore": t.surplus,

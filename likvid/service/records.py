@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import SystemClock, to_db
 from likvid.correlation import current as current_correlation
-from likvid.messages import OUTBOUND_EVENT_TYPES
+from likvid.messages import OUTBOUND_EVENT_TYPES, Event, event_to_json
 from likvid.models import OutboxMessage, TimelineEntry
 
 #: Queue names, grouped by workload so each group scales alone (`likvid worker --queues`).
@@ -104,6 +104,13 @@ def mark_processed(session: Session, message_id: str | None, now: datetime) -> N
             .where(OutboxMessage.id == message_id, OutboxMessage.processed_at.is_(None))
             .values(processed_at=to_db(wall_now()))
         )
+
+
+def inbox_row(event: Event, received_at: datetime, status: str = "applied") -> dict[str, Any]:
+    """The ``events`` row (the ingest inbox: the event once, its id the idempotency key) of an
+    accepted event, as column values; ``received_at`` as stored (``to_db``)."""
+    return {"id": event.id, "type": event.type, "source": event.source, "occurred_at": to_db(event.occurred_at),
+            "received_at": received_at, "data": event_to_json(event)["data"], "status": status}
 
 
 def record_rows(
