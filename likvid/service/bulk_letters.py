@@ -26,7 +26,7 @@ from likvid.models import Claim, CollectionCase, Customer, LedgerEntry, Letter, 
 from likvid.rules.collection import Balance, reason_not_to_press
 from likvid.service import ledger
 from likvid.service.app import App
-from likvid.service.letters import reminder_terms, send
+from likvid.service.letters import REMINDER_FEE_NOTE, reminder_terms, send
 
 #: One line per batch, listing its letters and the correlation ids they were sent under.
 log = logging.getLogger("likvid.steps")
@@ -62,7 +62,7 @@ def dispatch_many(session: Session, app: App, now: datetime, letter_ids: list[An
         charged: dict[str, int] = defaultdict(int)
         for claim_id, n in session.execute(
             select(LedgerEntry.claim_id, func.count()).where(
-                LedgerEntry.claim_id.in_(claim_ids), LedgerEntry.kind == "fee", LedgerEntry.note == "reminder fee")
+                LedgerEntry.claim_id.in_(claim_ids), LedgerEntry.kind == "fee", LedgerEntry.note == REMINDER_FEE_NOTE)
                 .group_by(LedgerEntry.claim_id)):
             charged[claim_id] = int(n)
 

@@ -20,7 +20,6 @@ firing in the batch, a timer already done) goes to ``steps.fire``.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from likvid.models import Claim, CollectionCase, Letter, LetterClaim, TimelineEn
 from likvid.rules.collection import reason_not_to_press, reminder_due_on
 from likvid.service import ledger
 from likvid.service.app import App
+from likvid.service.letters import new_letter_id
 from likvid.service.records import dispatch_later, jsonable
 
 OPEN = ("pending", "emitted")
@@ -136,7 +136,7 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
             others = sorted((r for r in mine if r.invoice_id != lead.claim_id), key=lambda r: (r.effective_due_date, r.invoice_id))
             batch = [lead.claim_id] + [r.invoice_id for r in others]
             level = lead_claim.reminder_level + 1
-            letter_id = "L" + uuid.uuid4().hex[:20]
+            letter_id = new_letter_id()
             letters.append({"id": letter_id, "kind": "reminder", "case_id": case_id, "customer_id": customers[case_id],
                             "level": level, "status": "pending", "created_at": at, "details": {},
                             "correlation_id": lead.correlation_id})

@@ -49,8 +49,15 @@ SENT_EVENT = {
 PROTECTED_ADDRESS = ("c/o Skatteverket (förmedling)", "Box 2820", "403 20 Göteborg")
 #: The suspension track's letters (likvid.service.suspension).
 SUSPENSION_LETTERS = ("suspension_warning", "suspension_notice", "social_services_notice")
+#: The ledger note of a reminder fee (counted: at most one per claim).
+REMINDER_FEE_NOTE = "reminder fee"
 BASIS_REMINDER_FEE = "lag (1981:739) om ersättning för inkassokostnader 2 § och 4 §"
 BASIS_COLLECTION_FEE = "lag (1981:739) om ersättning för inkassokostnader 3 § och 4 §"
+
+
+def new_letter_id() -> str:
+    """A letter's id: "L" and 20 random hex digits."""
+    return "L" + uuid.uuid4().hex[:20]
 
 
 def create_letter(session: Session, now: datetime, kind: str, case: CollectionCase, claims: list[Claim],
@@ -62,7 +69,7 @@ def create_letter(session: Session, now: datetime, kind: str, case: CollectionCa
             select(func.count()).select_from(LetterClaim).where(
                 LetterClaim.claim_id.in_([c.invoice_id for c in claims]), LetterClaim.kind == kind)
         ) or 0)
-    letter = Letter(id="L" + uuid.uuid4().hex[:20], kind=kind, case_id=case.id,
+    letter = Letter(id=new_letter_id(), kind=kind, case_id=case.id,
                     customer_id=case.customer_id, level=level, status="pending",
                     created_at=to_db(now), details=details or {}, correlation_id=current_correlation())
     session.add(letter)
@@ -117,7 +124,7 @@ def dispatch(session: Session, app: App, now: datetime, letter_id: str) -> str:
 
     fer = _late_payment_compensation(session, app, now, letter, case.creditor_id, customer, keep, fees)
     if letter.kind == "reminder":
-        charged = {c.invoice_id: 0 if fer else _fee_count(session, c.invoice_id, "reminder fee") for c in keep}
+        charged = {c.invoice_id: 0 if fer else _fee_count(session, c.invoice_id, REMINDER_FEE_NOTE) for c in keep}
         deadline, next_step = reminder_terms(session, now, letter, keep, steps, fees, charged, fer)
     elif letter.kind == "collection_demand":
         interest_lines = _post_interest(session, app, now, letter, keep)
@@ -162,7 +169,7 @@ def reminder_terms(session: Session, now: datetime, letter: Letter, keep: list[C
                                reminder_fee_agreed=claim.reminder_fee_agreed,
                                already_charged=charged[claim.invoice_id], fee_ore=steps.reminder_fee_ore)
         if fee:
-            ledger.post(session, now, claim.invoice_id, "fee", "fee", fee, today, ref=letter.id, note="reminder fee")
+            ledger.post(session, now, claim.invoice_id, "fee", "fee", fee, today, ref=letter.id, note=REMINDER_FEE_NOTE)
             fees.append({"kind": "reminder_fee", "amount_ore": fee, "basis": BASIS_REMINDER_FEE})
     deadline = payment_deadline(today, steps.reminder_days_to_pay, min_days=0,
                                 presumed_delivery_bank_days=steps.presumed_delivery_bank_days,

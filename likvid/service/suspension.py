@@ -58,8 +58,6 @@ from likvid.service.records import dispatch_later, record
 TIMER_START = "suspension_start"
 TIMER_STEP = "suspension_step"
 TIMER_KINDS = (TIMER_START, TIMER_STEP)
-#: Letter kinds of the track.
-LETTER_KINDS = ("suspension_warning", "suspension_notice", "social_services_notice")
 
 
 def cfg(app: App) -> rules.SuspensionSection:
