@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import to_db
 from likvid.correlation import OPTION
-from likvid.db import IN_CHUNK, among, is_sqlite, transaction
+from likvid.db import among, is_sqlite, transaction
 from likvid.models import OutboxMessage
 from likvid.service.app import App
 from likvid.service.records import OUTBOUND_STREAM, QUEUE_OUTBOUND, wall_now
@@ -109,13 +109,12 @@ class Relay:
                 self._enqueue(row)
         pipe.execute()
         table = OutboxMessage.__table__
-        for i in range(0, len(rows), IN_CHUNK):
-            s.execute(
-                update(table)
-                .where(among(s, table.c.id, [row.id for row in rows[i : i + IN_CHUNK]]))
-                .values(published_at=now, publish_count=table.c.publish_count + 1,
-                        processed_at=case((table.c.queue == QUEUE_OUTBOUND, now), else_=table.c.processed_at))
-            )
+        s.execute(
+            update(table)
+            .where(among(s, table.c.id, [row.id for row in rows]))  # at most BATCH rows
+            .values(published_at=now, publish_count=table.c.publish_count + 1,
+                    processed_at=case((table.c.queue == QUEUE_OUTBOUND, now), else_=table.c.processed_at))
+        )
         return len(rows)
 
     def _enqueue(self, row: Row[Any]) -> None:
