@@ -184,16 +184,10 @@ def release(s: Session, app: App, now: datetime, keys: list[str]) -> None:
         stored = s.get(ReceivedEvent, parked.event_id)
         if stored is None:
             continue
-        event = parse_event(_envelope(stored))
-        with correlated(event.id):
-            try:
-                with s.begin_nested():
-                    status = apply_event(s, app, now, event, stored)
-                log.info("%s (parked for %s): %s", event.type, parked.waiting_for, status)
-            except Rejected as exc:
-                stored.status = "rejected"
-                _reject(s, now, _envelope(stored), [{"field": exc.field, "reason": exc.reason}], event.id, event.type, event.source)
-                log.info("%s (parked for %s): rejected (%s)", event.type, parked.waiting_for, exc.field)
+        envelope = _envelope(stored)
+        if _apply_in_savepoint(s, app, now, parse_event(envelope), envelope, stored,
+                               f" (parked for {parked.waiting_for})") is not None:
+            stored.status = "rejected"
 
 
 def _envelope(stored: ReceivedEvent) -> dict[str, Any]:
@@ -346,15 +340,24 @@ def _runs(items: list[tuple[Any, Event, Result]]) -> list[list[tuple[Any, Event,
 
 
 def _apply_one(s: Session, app: App, now: datetime, raw: Any, event: Event, result: Result) -> None:
-    """One event in its own savepoint: a rejection leaves nothing of it behind. Everything it
-    causes follows from its id (likvid.correlation)."""
+    errors = _apply_in_savepoint(s, app, now, event, raw)
+    if errors is not None:
+        result.status, result.errors = "rejected", errors
+
+
+def _apply_in_savepoint(s: Session, app: App, now: datetime, event: Event, raw: Any,
+                        stored: ReceivedEvent | None = None, how: str = "") -> list[dict[str, str]] | None:
+    """One event in its own savepoint: a rejection leaves nothing of it behind but the rejected
+    event (``raw``), and its errors are returned. Everything it causes follows from its id
+    (likvid.correlation); one log line says how it went (``how`` after the type)."""
     with correlated(event.id):
         try:
             with s.begin_nested():
-                status = apply_event(s, app, now, event)
-            log.info("%s: %s", event.type, status)
+                status = apply_event(s, app, now, event, stored)
         except Rejected as exc:
-            result.status = "rejected"
-            result.errors = [{"field": exc.field, "reason": exc.reason}]
-            _reject(s, now, raw, result.errors, event.id, event.type, event.source)
-            log.info("%s: rejected (%s)", event.type, exc.field)
+            errors = [{"field": exc.field, "reason": exc.reason}]
+            _reject(s, now, raw, errors, event.id, event.type, event.source)
+            log.info("%s%s: rejected (%s)", event.type, how, exc.field)
+            return errors
+        log.info("%s%s: %s", event.type, how, status)
+        return None
