@@ -50,7 +50,16 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/bgmax_import.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ENV_POSTGRES, ROOT, log, machine_description, median  # noqa: E402
+from bench.common import (
+    ENV_POSTGRES,
+    ROOT,
+    cpu_seconds,
+    log,
+    machine_description,
+    median,
+    process_group,
+    status_kib,
+)  # noqa: E402
 
 TARGET_PER_S = 5000
 TARGET_RSS_MB = 300
@@ -150,42 +159,21 @@ def setup_claims(app: Any, n: int) -> None:
 # --- Processes and memory --------------------------------------------------------------------
 
 
-def _group(pgid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid:
-                    pids.append(int(entry.name))
-    return pids
-
-
 def _peak_mb(pid: int) -> float:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a live process."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError, KeyError):
+        return status_kib(pid, "VmHWM") / 1024
     return 0.0
 
 
 def service_cpu(service: Any) -> dict[str, float]:
     """CPU seconds used so far by all processes of each service child."""
-    return {child.name: sum(_cpu_s(p) for p in _group(child.proc.pid))
+    return {child.name: sum(cpu_seconds(p) for p in process_group(child.proc.pid))
             for child in service.children if child.proc is not None}
 
 
 def service_peaks(service: Any) -> dict[str, list[float]]:
     """Peak RSS (MB) of every process of each service child (workers: the CLI and its workers)."""
-    return {child.name: sorted((round(_peak_mb(p), 1) for p in _group(child.proc.pid)), reverse=True)
+    return {child.name: sorted((round(_peak_mb(p), 1) for p in process_group(child.proc.pid)), reverse=True)
             for child in service.children if child.proc is not None}
 
 

@@ -13,6 +13,7 @@ PostgreSQL's server processes (from /proc), and SQL statements per payment.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -31,24 +32,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
-from bench.common import postgres, start_redis  # noqa: E402
+from bench.common import cpu_seconds, postgres, start_redis  # noqa: E402
 
 
 def _postgres_cpu_s() -> float:
     """User + system CPU seconds of every running ``postgres`` process on the machine."""
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
-        if name.startswith("postgres"):
-            fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().startswith("postgres"):
+                    total += cpu_seconds(int(entry.name))
     return total
 
 

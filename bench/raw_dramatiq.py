@@ -36,7 +36,15 @@ if __package__ in (None, ""):  # `python bench/raw_dramatiq.py`
 import redis  # noqa: E402
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 
-from bench.common import ROOT, Stopwatch, machine_description, median, print_result, start_redis  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    Stopwatch,
+    machine_description,
+    median,
+    print_result,
+    start_redis,
+    stop_worker_cli,
+)
 from bench.noop_actor import ENV_QUEUE, ENV_URL, counter_key, declare  # noqa: E402
 
 POLL_INTERVAL = 0.01  # seconds between checks (cheap: the workers get the CPU)
@@ -63,21 +71,6 @@ def _enqueue(redis_url: str, queue: str, messages: int) -> float:
         return sw.elapsed
     finally:
         broker.close()
-
-
-def _stop_workers(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    # The worker processes are in the CLI's session; make sure none is left.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _cleanup_keys(client: redis.Redis, queue: str) -> None:
@@ -157,7 +150,7 @@ def _one_run(redis_url: str, messages: int, processes: int, threads: int) -> dic
                 time.sleep(POLL_INTERVAL)
         finally:
             stopping = time.perf_counter()
-            _stop_workers(proc)
+            stop_worker_cli(proc)
             stop_s = time.perf_counter() - stopping
 
         processed = int(client.get(done_key) or 0)

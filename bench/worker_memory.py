@@ -36,7 +36,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,17 +49,18 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/worker_memory.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, log, machine_description, postgres, start_redis  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    log,
+    machine_description,
+    postgres,
+    start_redis,
+    status_kib,
+    stop_worker_cli,
+)
 
 TARGET_MB = 150.0  # megabytes (10^6 bytes)
 START = "2026-01-05T08:00:00+01:00"
-
-
-def status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
 
 
 def mib(kib: int) -> float:
@@ -86,20 +86,6 @@ def wait_one_worker(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
             return kids[0]
         time.sleep(0.1)
     raise SystemExit("no worker process appeared")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _launch(args: list[str], env: dict[str, str], logfile: Path) -> subprocess.Popen[bytes]:
@@ -141,7 +127,7 @@ def baseline(redis_url: str, messages: int, threads: int, workdir: Path) -> dict
         after = status_kib(pid, "VmRSS")
         return {"rest_mib": mib(rest), "after_mib": mib(after), "peak_mib": mib(status_kib(pid, "VmHWM"))}
     finally:
-        stop(proc)
+        stop_worker_cli(proc, 30)
         client.close()
 
 
@@ -250,7 +236,7 @@ def likvid_worker(pg: Any, redis_url: str, n_events: int, threads: int, chunk: i
         if relay_thread is not None:
             relay_thread.join(10)
         if proc is not None:
-            stop(proc)
+            stop_worker_cli(proc, 30)
         dispose_engines()
         os.environ.clear()
         os.environ.update(saved)
