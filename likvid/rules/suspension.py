@@ -57,6 +57,7 @@ BASIS = {
                   "veckor från delgivning; samma dag meddelande till socialnämnden (§4.1, §4.2)",
         "order": "ellagen 11 kap. 4 § / fjärrvärmelagen 28 §: ej betalt inom tre veckor från delgivning, "
                  "inga hinder (§4.1, §4.2, §4.5)",
+        "social": "ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)",
     },
     "water": {
         "warn": "lag (2006:412) om allmänna vattentjänster 43 § 4: skriftlig uppmaning till "

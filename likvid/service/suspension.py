@@ -131,7 +131,7 @@ def start(session: Session, app: App, now: datetime, invoice_id: str) -> str:
            invoice_ids=[c.invoice_id for c in claims], amount=amount, remedy_deadline=deadline,
            letter_id=letter.id, basis=rules.BASIS[regime]["warn"][:300])
     if copy:
-        _notify_social_services(session, now, track, case, claims, letter.id, amount, rules.BASIS["water"]["social"])
+        _notify_social_services(session, now, track, case, claims, letter.id, amount)
     if regime == "consumer":
         _schedule(session, now, track, "demand", rules.demand_on(deadline))
     else:
@@ -183,22 +183,23 @@ def _demand(session: Session, app: App, now: datetime, track: SuspensionTrack, c
            case_id=case.id, track_id=track.id, notice_id=notice.id, letter_id=notice.id,
            pay_within_days=cfg(app).consumer.pay_days_after_service, amount=amount,
            basis=rules.BASIS["consumer"]["demand"][:300])
-    _notify_social_services(session, now, track, case, claims, notice.id, amount,
-                            "ellagen 11 kap. 4 § / fjärrvärmelagen 28 § 1 st. 4 (SWEDISH-RULES.md §4.1, §4.2)")
+    _notify_social_services(session, now, track, case, claims, notice.id, amount)
     _schedule(session, now, track, "lapse", rules.service_lapses_on(track.demanded_on, cfg(app)))
     return f"track {track.id}: notice {notice.id} awaiting service"
 
 
 def _notify_social_services(session: Session, now: datetime, track: SuspensionTrack, case: CollectionCase,
-                            claims: list[Claim], notice_id: str, amount: int, basis: str) -> None:
+                            claims: list[Claim], notice_id: str, amount: int) -> None:
     """The message to the socialnämnd about the letter ``notice_id`` (the consumer's demand, or
-    a household's request to remedy water), sent and recorded as ``social-services-notified``."""
+    a household's request to remedy water), sent and recorded as ``social-services-notified``
+    with the track's regime's basis (``rules.BASIS[regime]["social"]``)."""
     social = create_letter(session, now, "social_services_notice", case, claims,
                            details={"track_id": track.id, "notice_id": notice_id})
     dispatch_later(session, social.id)
     record(session, now, "social-services-notified", claim_id=claims[0].invoice_id, customer_id=track.customer_id,
            case_id=case.id, track_id=track.id, delivery_point_id=track.delivery_point_id, notice_id=notice_id,
-           letter_id=social.id, amount=amount, invoice_ids=[c.invoice_id for c in claims], basis=basis[:300])
+           letter_id=social.id, amount=amount, invoice_ids=[c.invoice_id for c in claims],
+           basis=rules.BASIS[track.regime]["social"][:300])
 
 
 def _service_wait_over(app: App, track: SuspensionTrack, today: date) -> bool:
