@@ -312,12 +312,17 @@ def basis_in_words(session: Session, claim: Claim) -> str:
 
 # --- after hand-off ------------------------------------------------------------------------
 
+def _exported(session: Session, claim_id: str) -> Handoff | None:
+    """The claim's hand-off that is with its receiver, if any (at most one is live)."""
+    return session.scalar(select(Handoff).where(Handoff.claim_id == claim_id, Handoff.status == "exported").limit(1))
+
+
 def after_change(session: Session, app: App, now: datetime, claim: Claim, why: str) -> None:
     """A payment, credit or objection touched ``claim``: tell the receiver (``handoff-adjusted``:
     a reduction to what is still collectible, or a withdrawal when nothing is), and recompute
     the limitation date of a claim under surveillance."""
     surveillance.recompute(session, app, now, claim)
-    h = session.scalar(select(Handoff).where(Handoff.claim_id == claim.invoice_id, Handoff.status == "exported").limit(1))
+    h = _exported(session, claim.invoice_id)
     if h is None:
         return
     bal, coll = ledger.collectible_amounts(session, [claim.invoice_id])[claim.invoice_id]
@@ -357,7 +362,7 @@ def withdraw(session: Session, app: App, now: datetime, invoice_id: str, *, reas
         raise Rejected("invoice_id", "is not a known invoice")
     claim = claims_service.locked_claim(session, invoice_id)
     session.refresh(claim)  # read again under the lock: a payment may just have withdrawn it
-    h = session.scalar(select(Handoff).where(Handoff.claim_id == invoice_id, Handoff.status == "exported").limit(1))
+    h = _exported(session, invoice_id)
     if h is None:
         latest = summary(session, invoice_id)
         state = f"its latest hand-off is {latest['status']}" if latest else "it was never handed off"
@@ -404,8 +409,7 @@ def payment_reversed(session: Session, now: datetime, claim: Claim, payment_id: 
     withdrawn from the receiver and is routed again instead (``reopened``)."""
     if amount <= 0 or claim.status != "open":
         return
-    h = session.scalar(select(Handoff).where(Handoff.claim_id == claim.invoice_id, Handoff.status == "exported")
-                       .limit(1))
+    h = _exported(session, claim.invoice_id)
     if h is None:
         return
     reported = h.reported_ore or 0
