@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,17 +30,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from likvid.db import dispose_engines, read_session
+from likvid.db import read_session
 from likvid.models import Claim, DeadLetter, Letter, LetterClaim, ReceivedEvent, RejectedEvent
-from likvid.service.app import App, bootstrap, prepare
-from likvid.service.progress import advance_to, set_clock, wait_quiet
+from likvid.service.app import App
+from likvid.service.progress import advance_to, wait_quiet
 from likvid.service.publish import publish_lines
-from likvid.settings import Settings
-from likvid.workers import scheduler
-from likvid.workers.broker import configure
-from likvid.workers.relay import Relay
 from tests.support.pipeline import customer, invoice
 from tests.support.postgres import PostgresServer
+from tests.support.worker_processes import worker_service
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(420)]
 
@@ -52,13 +46,6 @@ DOWN_S = 2.0  # how long PostgreSQL stays away each time
 DEADLINE_S = 300  # the whole burst, faults included
 
 T = TypeVar("T")
-
-
-def _start_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "likvid.workers.main", "--processes", "2", "--threads", "4"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
 
 
 def _outage(server: PostgresServer, database: str) -> None:
@@ -116,27 +103,9 @@ def test_postgres_going_away_mid_burst_loses_nothing_and_doubles_nothing(
 ) -> None:
     database = make_url(postgres_url).database
     assert database
-    env = dict(os.environ)
-    env.update({
-        "LIKVID_HOME": str(tmp_path / "home"), "LIKVID_DATABASE_URL": postgres_url,
-        "LIKVID_REDIS_URL": redis_url, "LIKVID_CLOCK": "simulated",
-        "LIKVID_RELAY_INTERVAL_MS": "10", "LIKVID_SCHEDULER_INTERVAL_MS": "100",
-    })
-    saved = {k: os.environ.get(k) for k in env if k.startswith("LIKVID_")}
-    os.environ.update({k: v for k, v in env.items() if k.startswith("LIKVID_")})
-    dispose_engines()
-    app = bootstrap(Settings.from_env(env), fresh=True)
-    prepare(app)
-    set_clock(app, datetime.fromisoformat("2026-01-05T08:00:00+01:00"))
-    broker = configure(redis_url)
-    stop = threading.Event()
-    loops = [threading.Thread(target=Relay(app, broker, redis_url).run, args=(stop,), daemon=True),
-             threading.Thread(target=scheduler.run, args=(app, stop), daemon=True)]
-    for t in loops:
-        t.start()
-    workers = _start_workers(env)
-    customers = INVOICES // 2
-    try:
+    with worker_service(postgres_url, redis_url, tmp_path / "home") as svc:
+        app = svc.app
+        customers = INVOICES // 2
         # Given customers with two invoices each, published as one burst
         lines = [json.dumps(customer(f"K{i}")) for i in range(customers)]
         lines += [json.dumps(invoice(f"F{i}", f"K{i // 2}", "250.00", due="2026-01-30", invoice_number=f"8{i:06d}"))
@@ -165,7 +134,7 @@ def test_postgres_going_away_mid_burst_loses_nothing_and_doubles_nothing(
         print(f"advanced {time.monotonic() - t0:.1f} s after outage 2 began")
         assert not advancing.is_alive(), "the clock advance did not finish"
         _retrying(lambda: wait_quiet(app, DEADLINE_S, accepted))
-        assert workers.poll() is None, "the worker processes died"
+        assert svc.workers.poll() is None, "the worker processes died"
         # Then every event was applied once, and every claim has exactly one reminder, sent
         with read_session(app.db) as s:
             assert s.scalar(select(func.count()).select_from(DeadLetter)) == 0
@@ -184,20 +153,3 @@ def test_postgres_going_away_mid_burst_loses_nothing_and_doubles_nothing(
         # The faults did hit work in flight (else this test would prove nothing)
         assert 0 < ingested_before < INVOICES + customers, f"outage not mid-ingest ({ingested_before})"
         assert 0 < letters_before < customers, f"outage not mid-letters ({letters_before})"
-    finally:
-        stop.set()
-        for t in loops:
-            t.join(10)
-        if workers.poll() is None:
-            os.killpg(workers.pid, signal.SIGTERM)
-            try:
-                workers.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(workers.pid, signal.SIGKILL)
-                workers.wait(10)
-        dispose_engines()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
