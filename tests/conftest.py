@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-import redis
 
 # Make `tests.support` importable however pytest was started (`uv run pytest` does not put
 # the repository root on sys.path).
@@ -84,15 +83,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    """URL of the session's Redis, emptied (FLUSHALL) before the test."""
-    if not redis_server.is_running():  # a fault-injection test stopped or killed it
-        redis_server.start()
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        client.flushall()
-    finally:
-        client.close()
-    yield redis_server.url
+    """URL of the session's Redis, emptied (FLUSHALL) before the test (started again if a
+    fault-injection test stopped or killed it)."""
+    from tests.support.pipeline import emptied_redis
+
+    yield emptied_redis(redis_server)
 
 
 # --------------------------------------------------------------------------------------

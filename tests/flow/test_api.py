@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import uvicorn
 from sqlalchemy import func, select
 
@@ -26,7 +25,14 @@ from likvid.db import read_session
 from likvid.models import OutboxMessage, ReceivedEvent, RejectedEvent
 from likvid.runtime.redis_server import RedisServer
 from likvid.service.progress import wait_quiet
-from tests.support.pipeline import Pipeline, customer, invoice, payment, running_pipeline
+from tests.support.pipeline import (
+    Pipeline,
+    customer,
+    emptied_redis,
+    invoice,
+    payment,
+    running_pipeline,
+)
 
 BILLING = "billing-secret-token"  # publishes customers and invoices, may not read
 OPS = "ops-secret-token"  # reads only
@@ -97,11 +103,7 @@ class Api:
 def api(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One pipeline and one API server for the module (starting them is the slow part)."""
     tmp = tmp_path_factory.mktemp("api")
-    if not redis_server.is_running():
-        redis_server.start()
-    r = redis.Redis.from_url(redis_server.url)
-    r.flushall()
-    r.close()
+    emptied_redis(redis_server)
     tokens_file = tmp / "tokens.toml"
     tokens_file.write_text(TOKENS_TOML)
     with running_pipeline(f"sqlite:///{tmp}/likvid.db", redis_server.url, tmp / "home") as pipe:

@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import uvicorn
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
@@ -37,7 +36,14 @@ from likvid.db import read_session
 from likvid.models import Base, Claim, Customer, ReceivedEvent
 from likvid.runtime.redis_server import RedisServer
 from likvid.service.progress import wait_quiet
-from tests.support.pipeline import Pipeline, customer, invoice, payment, running_pipeline
+from tests.support.pipeline import (
+    Pipeline,
+    customer,
+    emptied_redis,
+    invoice,
+    payment,
+    running_pipeline,
+)
 from tests.support.postgres import PostgresServer
 
 TOKEN = "hostile-admin-token"
@@ -149,11 +155,7 @@ class Harness:
 def harness(request: pytest.FixtureRequest, redis_server: RedisServer,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     tmp = tmp_path_factory.mktemp("hostile")
-    if not redis_server.is_running():
-        redis_server.start()
-    r = redis.Redis.from_url(redis_server.url)
-    r.flushall()
-    r.close()
+    emptied_redis(redis_server)
     pg: PostgresServer | None = None
     db_name = ""
     if request.param == "postgres":

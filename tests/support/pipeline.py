@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import redis
 
 from likvid.clock import parse_duration
 from likvid.db import dispose_engines, read_session
+from likvid.runtime.redis_server import RedisServer
 from likvid.service import show
 from likvid.service.app import App, bootstrap, prepare
 from likvid.service.progress import advance_to, set_clock, wait_quiet
@@ -70,6 +72,19 @@ class Pipeline:
 
     def timeline_types(self, invoice_id: str) -> list[str]:
         return [t["type"] for t in self.invoice(invoice_id)["timeline"]]
+
+
+def emptied_redis(server: RedisServer) -> str:
+    """The URL of ``server``, started again if a fault test stopped or killed it, and emptied
+    (FLUSHALL)."""
+    if not server.is_running():
+        server.start()
+    client = redis.Redis.from_url(server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return server.url
 
 
 @contextmanager
