@@ -75,6 +75,25 @@ def open_postgres(url: str | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def scratch_database(url: str | None, prefix: str) -> Iterator[tuple[str, Path]]:
+    """A fresh database on ``postgres(url)`` and an empty directory (for ``LIKVID_HOME``), for
+    a script that drives the service inside its own process: (database URL, directory). The
+    database is dropped, the server closed and the directory removed afterwards."""
+    from likvid.db import dispose_engines
+
+    pg = postgres(url)
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    db_name, db_url = pg.create_database()
+    try:
+        yield db_url, home
+    finally:
+        dispose_engines()
+        pg.drop_database(db_name)
+        pg.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def bench_workdir(prefix: str) -> Iterator[Path]:
     """A work directory for one script run (mode 0755), removed afterwards.
 

@@ -19,9 +19,7 @@ import io
 import json
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -32,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
-from bench.common import cpu_seconds, postgres, start_redis  # noqa: E402
+from bench.common import cpu_seconds, scratch_database, start_redis  # noqa: E402
 
 
 def _postgres_cpu_s() -> float:
@@ -58,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import event, select, text
 
-    from likvid.db import dispose_engines, engine_for, read_session, transaction
+    from likvid.db import engine_for, read_session, transaction
     from likvid.models import OutboxMessage
     from likvid.service.app import bootstrap, prepare
     from likvid.service.bankfile import import_bgmax
@@ -68,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from likvid.workers.relay import Relay
     from tests.support.inline import Inline
 
-    pg = postgres(args.postgres_url)
-    home = Path(tempfile.mkdtemp(prefix="likvid-prof-import-"))
-    db_name, db_url = pg.create_database()
-    try:
+    with scratch_database(args.postgres_url, "likvid-prof-import-") as (db_url, home):
         with start_redis() as redis_server:
             env = {"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": db_url, "LIKVID_CLOCK": "simulated",
                    "LIKVID_REDIS_URL": redis_server.url}
@@ -162,11 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                     st.print_callers(os.environ["CALLERS"])
                 print(out.getvalue())
             return 0 if applied == n else 1
-    finally:
-        dispose_engines()
-        pg.drop_database(db_name)
-        pg.close()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,7 @@ import io
 import json
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -29,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import postgres  # noqa: E402
+from bench.common import scratch_database  # noqa: E402
 from bench.pipeline_burst import START, UNTIL, customer_events, invoice_events  # noqa: E402
 
 
@@ -48,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import event, text
 
-    from likvid.db import dispose_engines, engine_for, read_session
+    from likvid.db import engine_for, read_session
     from likvid.service.app import bootstrap, prepare
     from likvid.service.progress import set_clock
     from likvid.settings import Settings
@@ -61,10 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         ingest.BATCH_HANDLERS.clear()
         inline_module.fire_many = inline_module.dispatch_many = lambda s, app, now, ids: list(ids)  # type: ignore[assignment]
 
-    pg = postgres(args.postgres_url)
-    home = Path(tempfile.mkdtemp(prefix="likvid-prof-"))
-    db_name, db_url = pg.create_database()
-    try:
+    with scratch_database(args.postgres_url, "likvid-prof-") as (db_url, home):
         env = {"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": db_url, "LIKVID_CLOCK": "simulated"}
         os.environ.pop("LIKVID_POLICY", None)
         os.environ.pop("LIKVID_SMTP_HOST", None)
@@ -130,11 +125,6 @@ def main(argv: list[str] | None = None) -> int:
             print("VERIFICATION FAILED", file=sys.stderr)
             return 1
         return 0
-    finally:
-        dispose_engines()
-        pg.drop_database(db_name)
-        pg.close()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
