@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from likvid.clock import from_db, to_db
 from likvid.correlation import correlated
+from likvid.ids import hex_id
 from likvid.models import (
     Claim,
     CollectionCase,
@@ -94,7 +94,7 @@ def route_due(session: Session, app: App, now: datetime, timer: Timer, claim: Cl
         return _small_claim(session, app, now, claim, r)
     h = live(session, claim.invoice_id)
     if h is None:
-        h = Handoff(id="H" + uuid.uuid4().hex[:19], claim_id=claim.invoice_id, creditor_id=claim.creditor_id,
+        h = Handoff(id="H" + hex_id(19), claim_id=claim.invoice_id, creditor_id=claim.creditor_id,
                     target=r.target or "", status="", created_at=to_db(now))
         session.add(h)
     elif h.status == "exported":

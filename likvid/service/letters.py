@@ -7,7 +7,6 @@ Jinja2 under the state directory and schedules the next step from the deadline i
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import to_db
 from likvid.correlation import current as current_correlation
 from likvid.correlation import follows
+from likvid.ids import hex_id
 from likvid.models import Claim, CollectionCase, Customer, LedgerEntry, Letter, LetterClaim
 from likvid.rules.collection import demand_due_on, handoff_due_on, reason_not_to_press
 from likvid.rules.deadlines import payment_deadline
@@ -57,7 +57,7 @@ BASIS_COLLECTION_FEE = "lag (1981:739) om ersättning för inkassokostnader 3 §
 
 def new_letter_id() -> str:
     """A letter's id: "L" and 20 random hex digits."""
-    return "L" + uuid.uuid4().hex[:20]
+    return "L" + hex_id(20)
 
 
 def create_letter(session: Session, now: datetime, kind: str, case: CollectionCase, claims: list[Claim],
