@@ -11,7 +11,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, any_, create_engine, event, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    String,
+    any_,
+    cast,
+    create_engine,
+    event,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,7 +129,17 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
     values = list(values)
     if is_sqlite(session.get_bind()):
         return column.in_(values)  # type: ignore[no-any-return]
+    if values and all(type(v) is str for v in values):
+        # Strings go as one array literal the server parses: the driver's array dumper costs
+        # a Python call per element, several times this join (a set-based run has 1,000s).
+        return column == any_(cast(literal(array_literal(values), String), ARRAY(column.type)))  # type: ignore[no-any-return]
     return column == any_(literal(values, ARRAY(column.type)))  # type: ignore[no-any-return]
+
+
+def array_literal(values: Iterable[str]) -> str:
+    """PostgreSQL's text form of a one-dimensional array of ``values``: each element quoted,
+    with ``\\`` and ``"`` escaped, so that any string (a comma, a brace, NULL) is taken as it is."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def present(session: Session, column: Any, values: Sequence[Any], chunk: int = IN_CHUNK) -> set[Any]:

@@ -1,0 +1,50 @@
+"""likvid.db.among / present: ``column IN values`` as one array parameter on PostgreSQL; strings
+go as one array literal, so every string must come back as it was, whatever it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from likvid.db import dispose_engines, present, read_session, transaction
+from likvid.models import Customer
+from likvid.service.app import bootstrap, prepare
+from likvid.settings import Settings
+
+AWKWARD = ['plain', 'a,comma', '{brace}', 'quote"d', 'back\\slash', '\\"both', 'NULL', 'null', '', ' spaced ',
+           'ÅÄÖ åäö', 'emoji 🧾', "single'quote", 'semi;colon', 'tab\there', 'new\nline', '\\', '"', '{', '}',
+           'ends with \\']
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    dispose_engines()
+    a = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": database_url,
+                                     "LIKVID_CLOCK": "simulated"}), fresh=True)
+    prepare(a)
+    yield a
+    dispose_engines()
+
+
+def test_every_string_is_matched_as_it_is(app: Any) -> None:
+    stored = [s for s in AWKWARD if s]  # (a customer id is never empty)
+    with transaction(app.db) as s:
+        for n, cid in enumerate(stored):
+            s.add(Customer(id=cid, party_type="person", identity_number=f"19800101{n:04d}", name=f"Kund {n}",
+                           address={"street": "Gatan 1", "postal_code": "111 11", "city": "Stad"}, consumer=True,
+                           created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1)))
+    with read_session(app.db) as s:
+        # each value finds exactly itself; look-alikes (other quoting, other case) find nothing
+        assert present(s, Customer.id, AWKWARD) == set(stored)
+        for cid in stored:
+            assert present(s, Customer.id, [cid]) == {cid}
+        assert present(s, Customer.id, ['"plain"', 'PLAIN', 'a', 'comma', 'NULL ', 'quote\\"d', 'x']) == set()
+        # in chunks, with duplicates
+        assert present(s, Customer.id, AWKWARD * 3, chunk=4) == set(stored)
+        assert present(s, Customer.id, []) == set()
+        assert set(s.scalars(select(Customer.id))) == set(stored)
