@@ -62,7 +62,7 @@ from likvid.rules.collection import Balance, allocate
 from likvid.rules.money import parse_kronor
 from likvid.service.app import App
 from likvid.service.parking import lock_keys
-from likvid.service.records import inbox_row, record_rows, wall_now
+from likvid.service.records import inbox_row, outbound_rows, record_rows, wall_now
 
 #: Hand-off statuses under which a payment must be reported to the receiver (handoff.py).
 HANDOFF_IN_PLAY = ("waiting", "queued", "exported")
@@ -333,7 +333,7 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
             note("overpayment-recorded", customer_id=t.customer_id, case_id=t.case_id, payment_id=d.payment_id,
                  amount=t.surplus, basis=OVERPAYMENT_BASIS)
     for model, rows in ((ReceivedEvent, events_rows), (Payment, payment_rows), (LedgerEntry, entry_rows),
-                        (TimelineEntry, timeline_rows), (OutboxMessage, outbox_rows)):
+                        (TimelineEntry, timeline_rows), (OutboxMessage, outbound_rows(outbox_rows))):
         if rows:
             _insert(s, model.__table__, rows)
     # Objects loaded earlier in this transaction (an earlier run of the same message) must not

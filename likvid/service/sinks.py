@@ -38,7 +38,7 @@ from likvid.clock import to_db
 from likvid.db import is_sqlite, transaction
 from likvid.models import SinkDelivery
 from likvid.service.app import App
-from likvid.service.records import wall_now
+from likvid.service.records import outbound_events, wall_now
 from likvid.settings import Settings
 
 log = logging.getLogger("likvid.sinks")
@@ -127,11 +127,14 @@ def fan_out(session: Session, settings: Settings, rows: Sequence[Any]) -> int:
     """In the relay's transaction: one pending delivery per configured sink and outbound event."""
     names = [s.name for s in configured(settings)]
     now = to_db(wall_now())
+    added = 0
     for row in rows:
-        for name in names:
-            session.add(SinkDelivery(sink=name, event_id=str(row.payload.get("id", row.id))[:40],
-                                     payload=row.payload, created_at=now, attempts=0))
-    return len(rows) * len(names)
+        for event in outbound_events(row.payload):
+            for name in names:
+                session.add(SinkDelivery(sink=name, event_id=str(event.get("id", row.id))[:40],
+                                         payload=event, created_at=now, attempts=0))
+                added += 1
+    return added
 
 
 def deliver_pending(app: App, sinks: list[Sink] | None = None) -> int:

@@ -6,6 +6,7 @@ databases; every table is compared after each step (generated ids normalised).""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +21,7 @@ from likvid.db import dispose_engines, read_session
 from likvid.service import ingest
 from likvid.service.app import App, bootstrap, prepare
 from likvid.service.progress import set_clock
+from likvid.service.records import outbound_events
 from likvid.settings import Settings
 from tests.support import inline as inline_module
 from tests.support.inline import Inline
@@ -92,6 +94,9 @@ def snapshot(app: App) -> dict[str, list[str]]:
     """Every table as sorted lines, with generated ids replaced by what they stand for."""
     with read_session(app.db) as s:
         rows = {name: [tuple(r) for r in s.execute(text(q))] for name, q in QUERIES.items()}
+        # one row per outbound event, whether a set-based path wrote its events in one row or not
+        rows["outbound"] = [(actor, json.dumps(event, sort_keys=True)) for actor, payload in rows["outbound"]
+                            for event in outbound_events(json.loads(payload))]
         case_ids = dict(s.execute(text("SELECT id, customer_id FROM collection_cases")).all())
         timers = {str(r[0]): f"{r[1]}:{r[2]}" for r in s.execute(text("SELECT id, kind, claim_id FROM timers"))}
     letter_names = {r[0]: f"{r[1]}:{r[2]}:{r[3]}" for r in rows["letters"]}

@@ -35,6 +35,7 @@ from likvid.policy import default_policy_text
 from likvid.service import ingest, ledger
 from likvid.service.app import App, bootstrap, prepare
 from likvid.service.progress import set_clock
+from likvid.service.records import outbound_events
 from likvid.settings import Settings
 from tests.support.inline import Inline
 from tests.support.pipeline import customer, envelope, invoice, objection, payment
@@ -144,9 +145,10 @@ def _snapshot(app: App) -> dict[str, Any]:
             timeline[f"{t.claim_id} {t.customer_id} {t.case_id}"].append(
                 (t.type, json.dumps({k: v for k, v in t.details.items() if k != "sha256"}, sort_keys=True), t.basis, t.at))
         outbound = sorted(  # without the random event id and a letter file's digest (it holds the letter id)
-            json.dumps({k: v for k, v in o.payload.items() if k != "id"}
-                       | {"data": {k: v for k, v in o.payload["data"].items() if k != "sha256"}}, sort_keys=True)
-            for o in s.scalars(select(OutboxMessage).where(OutboxMessage.queue == "outbound")))
+            json.dumps({k: v for k, v in e.items() if k != "id"}
+                       | {"data": {k: v for k, v in e["data"].items() if k != "sha256"}}, sort_keys=True)
+            for o in s.scalars(select(OutboxMessage).where(OutboxMessage.queue == "outbound"))
+            for e in outbound_events(o.payload))
         # letter ids are random: name each by its kind and case
         letters = {lid: f"letter {kind} {case} {level} {at}" for lid, kind, case, level, at
                    in s.execute(select(Letter.id, Letter.kind, Letter.case_id, Letter.level, Letter.created_at))}

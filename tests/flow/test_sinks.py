@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 
 from likvid.clock import STOCKHOLM
 from likvid.db import dispose_engines, read_session, transaction
-from likvid.models import SinkDelivery
+from likvid.models import OutboxMessage, SinkDelivery
 from likvid.service import sinks
 from likvid.service.app import App, bootstrap, prepare
-from likvid.service.records import OUTBOUND_STREAM, record
+from likvid.service.records import OUTBOUND_STREAM, outbound_rows, record, record_rows
 from likvid.settings import Settings
 from likvid.workers.broker import configure
 from likvid.workers.relay import Relay
@@ -158,6 +158,32 @@ def test_a_webhook_receiver_that_was_down_gets_every_order_signed_in_order_none_
         assert json.loads(body)["type"] == "delivery-suspension-ordered"
     lines = [json.loads(line) for line in (home / "outbound.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [e["id"] for e in lines] == [e["id"] for e in got]
+
+
+def test_events_a_set_based_path_wrote_in_one_row_go_out_one_by_one_in_order(
+        database_url: str, redis_url: str, tmp_path: Path, port: int) -> None:
+    # Given 1,001 outbound events written as a set-based path writes them (a few outbox rows)
+    app = _app(database_url, tmp_path / "home", port)
+    r = redis.Redis.from_url(redis_url)
+    r.delete(OUTBOUND_STREAM)
+    written = [record_rows(NOW, "claim-settled", claim_id=f"I{n}", customer_id="C1", case_id=1, how="paid",
+                           correlation_id=f"corr-{n}")[1] for n in range(1001)]
+    rows = outbound_rows([w for w in written if w is not None])
+    assert len(rows) == 3 and [len(row["payload"]["events"]) for row in rows[:2]] == [500, 500]
+    with transaction(app.db) as s:
+        s.add_all(OutboxMessage(**row) for row in rows)
+    # When the relay publishes them
+    relay = Relay(app, configure(redis_url), redis_url)
+    while relay.publish_once():
+        pass
+    sinks.deliver_pending(app)
+    # Then the stream and the JSON-lines sink each have every event once, in order, as it was written
+    streamed = [json.loads(fields[b"event"]) for _, fields in r.xrange(OUTBOUND_STREAM)]
+    assert streamed == [w["payload"] for w in written if w is not None]
+    assert [e["correlation_id"] for e in streamed] == [f"corr-{n}" for n in range(1001)]
+    lines = (tmp_path / "home" / "outbound.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [e["id"] for e in streamed]
+    assert _pending(app, "webhook") == 1001  # (no receiver here: kept for later, one per event)
 
 
 def test_a_tampered_body_fails_the_signature() -> None:
