@@ -3,6 +3,7 @@ go as one array literal, so every string must come back as it was, whatever it h
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from likvid.db import dispose_engines, present, read_session, transaction
+from likvid.db import among, dispose_engines, present, read_session, transaction
 from likvid.models import Customer
 from likvid.service.app import bootstrap, prepare
 from likvid.settings import Settings
@@ -48,3 +49,23 @@ def test_every_string_is_matched_as_it_is(app: Any) -> None:
         assert present(s, Customer.id, AWKWARD * 3, chunk=4) == set(stored)
         assert present(s, Customer.id, []) == set()
         assert set(s.scalars(select(Customer.id))) == set(stored)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_planner_sees_the_values(postgres_url: str, tmp_path: Path) -> None:
+    # A lookup of many ids must be planned for its values (an index scan on a big table), as
+    # when psycopg sent a list: an array it has to compute at run time (a cast of text) was
+    # planned as an unknown and, with a table's statistics lagging a bulk load, scanned it
+    # whole for every message (BENCHMARKS.md, the BgMax import).
+    dispose_engines()
+    a = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": postgres_url,
+                                     "LIKVID_CLOCK": "simulated"}), fresh=True)
+    prepare(a)
+    with read_session(a.db) as s:
+        statement = select(Customer.id).where(among(s, Customer.id, ["C1", 'quo"te', "C3"]))
+        compiled = statement.compile(dialect=s.get_bind().dialect)
+        cur = s.connection().connection.driver_connection.cursor()
+        cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + str(compiled), compiled.params)
+        plan = json.dumps(cur.fetchone()[0])
+    dispose_engines()
+    assert "$1" not in plan and '{C1,\\"quo\\\\\\"te\\",C3}' in plan, plan
