@@ -85,7 +85,7 @@ def _event(p: Payment, occurred_at: str) -> dict[str, Any]:
 
 def _flush(app: App, batch: list[dict[str, Any]], unmatched: list[Payment], result: ImportSummary) -> None:
     if batch:
-        results, accepted = publish_lines(app, batch, batch=CHUNK)
+        results, accepted = publish_lines(app, batch, batch=CHUNK, json_types=True)  # (_event: JSON types only)
         result.accepted_ids += accepted
         for r in results:
             key = {"accepted": "matched", "duplicate": "duplicates"}.get(r["status"], "rejected")

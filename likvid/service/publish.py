@@ -24,17 +24,21 @@ def known_ids(s: Session, ids: list[str], chunk: int = IN_CHUNK) -> set[str]:
     return present(s, ReceivedEvent.id, ids, chunk)
 
 
-def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH) -> tuple[list[dict[str, Any]], list[str]]:
+def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH,
+                  json_types: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
     """Returns one result per non-empty line, and the ids accepted for processing. A line may
     also be an event already parsed from JSON (a dict). ``batch`` events go in one ingest
     message (one transaction; a run of one type applied set-based where
-    ingest.BATCH_HANDLERS has a handler for it)."""
+    ingest.BATCH_HANDLERS has a handler for it). ``json_types``: the dicts among ``lines``
+    hold only JSON types (as text lines do once parsed), so the messages need no conversion."""
     results: list[dict[str, Any]] = []
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
+    as_json = True  # every accepted event holds only JSON types (a datetime is valid in a dict)
     for number, line in enumerate(lines, start=1):
         if isinstance(line, dict):
             raw: Any = line
+            as_json = as_json and json_types
         elif not line.strip():
             continue
         else:
@@ -73,5 +77,5 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
         others = [raw for raw in fresh if raw.get("type") != "payment-received"]
         for queue, actor, items in ((QUEUE_PAYMENTS, "ingest_payments", payments), (QUEUE_INGEST, "ingest_events", others)):
             for i in range(0, len(items), batch):
-                enqueue(s, now, queue, actor, items[i : i + batch])
+                enqueue(s, now, queue, actor, items[i : i + batch], json_ready=as_json)
     return results, [i for i, _ in accepted]
