@@ -46,10 +46,11 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def postgres(url: str | None) -> Any:
+def postgres(url: str | None, options: str = "") -> Any:
     """A PostgreSQL server to create databases on (``tests.support.postgres``): ``url`` or
     ``$LIKVID_BENCH_POSTGRES_URL`` (an admin URL of a role that may create databases, checked
-    with one query), else a throwaway cluster from the machine's binaries (fsync off)."""
+    with one query), else a throwaway cluster from the machine's binaries (fsync off), started
+    with the extra server ``options``."""
     from sqlalchemy.engine import make_url
 
     from tests.support.postgres import PostgresServer, start_postgres
@@ -61,7 +62,7 @@ def postgres(url: str | None) -> Any:
             conn.execute("SELECT 1")
         return server
     log("starting a throwaway PostgreSQL cluster (fsync off) ...")
-    return start_postgres()
+    return start_postgres(options)
 
 
 @contextlib.contextmanager
@@ -75,13 +76,13 @@ def open_postgres(url: str | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def scratch_database(url: str | None, prefix: str) -> Iterator[tuple[str, Path]]:
+def scratch_database(url: str | None, prefix: str, options: str = "") -> Iterator[tuple[str, Path]]:
     """A fresh database on ``postgres(url)`` and an empty directory (for ``LIKVID_HOME``), for
     a script that drives the service inside its own process: (database URL, directory). The
     database is dropped, the server closed and the directory removed afterwards."""
     from likvid.db import dispose_engines
 
-    pg = postgres(url)
+    pg = postgres(url, options)
     home = Path(tempfile.mkdtemp(prefix=prefix))
     db_name, db_url = pg.create_database()
     try:

@@ -6,8 +6,12 @@ service function the actor calls, then the relay's publishing of the outbound ev
 Redis. For each stage: wall and CPU milliseconds per payment for this process and for
 PostgreSQL's server processes (from /proc), and SQL statements per payment.
 ``--profile STAGE`` prints the top of a cProfile of that stage (import, ingest, relay).
+``--statements`` prints PostgreSQL's own view of every statement of the three stages
+(``pg_stat_statements``: calls, server milliseconds, rows), COPY included, which the
+client-side list of slowest statements does not see. A COPY's time includes the server
+waiting for the rows, so it counts this process's formatting too.
 
-    uv run python bench/profile_import.py [--payments 20000] [--profile ingest] [--sort tottime]
+    uv run python bench/profile_import.py [--payments 20000] [--profile ingest] [--sort tottime] [--statements]
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ sys.path.insert(0, str(REPO))
 from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
 from bench.common import cpu_seconds, scratch_database, start_redis  # noqa: E402
 
+#: Server options for ``--statements``: pg_stat_statements preloaded, nested statements too
+#: (a foreign key's check runs inside the COPY that triggers it).
+STATEMENTS_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+
 
 def _postgres_cpu_s() -> float:
     """User + system CPU seconds of every running ``postgres`` process on the machine."""
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default=None, choices=("import", "ingest", "relay"))
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--sort", default="cumulative")
+    p.add_argument("--statements", action="store_true",
+                   help="PostgreSQL's pg_stat_statements for the three stages (preloaded in a throwaway cluster)")
     args = p.parse_args(argv)
     n = args.payments
 
@@ -66,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     from likvid.workers.relay import Relay
     from tests.support.inline import Inline
 
-    with scratch_database(args.postgres_url, "likvid-prof-import-") as (db_url, home):
+    options = STATEMENTS_OPTIONS if args.statements else ""
+    with scratch_database(args.postgres_url, "likvid-prof-import-", options) as (db_url, home):
         with start_redis() as redis_server:
             env = {"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": db_url, "LIKVID_CLOCK": "simulated",
                    "LIKVID_REDIS_URL": redis_server.url}
@@ -110,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                              "pg_cpu": _postgres_cpu_s() - pg0, "sql": statements[0] - s0})
                 return out
 
+            if args.statements:
+                with transaction(app.db) as s:  # (an external server must preload the module itself)
+                    s.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+                    s.execute(text("SELECT pg_stat_statements_reset()"))
             stage("import", lambda: import_bgmax(app, file))
 
             inline = Inline(app)
@@ -149,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
             print("slowest statements (count, total s):")
             for sql, (count, spent) in sorted(slow.items(), key=lambda kv: -kv[1][1])[:12]:
                 print(f"  {count:5d} {spent:7.2f}  {sql}")
+            if args.statements:
+                with read_session(app.db) as s:
+                    top = s.execute(text(
+                        "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g')"
+                        " FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'"
+                        " ORDER BY total_exec_time DESC LIMIT :n"), {"n": args.top}).all()
+                print("PostgreSQL's statements (pg_stat_statements: calls, server ms, rows):")
+                for calls, ms, count, query in top:
+                    print(f"  {calls:6d} {ms:9.1f} {count:8d}  {query[:110]}")
             if args.profile:
                 out = io.StringIO()
                 st = pstats.Stats(profiler, stream=out).sort_stats(args.sort)

@@ -192,8 +192,10 @@ def find_pg_bindir() -> Path:
 class ThrowawayCluster:
     """A private PostgreSQL cluster in a temporary directory (see the module docstring)."""
 
-    def __init__(self, bindir: Path | None = None) -> None:
+    def __init__(self, bindir: Path | None = None, options: str = "") -> None:
+        """``options``: more server options (``-c name=value ...``) after ``SERVER_OPTIONS``."""
         self.bindir = bindir or find_pg_bindir()
+        self.options = options
         self.as_root = os.geteuid() == 0
         self.base: Path | None = None
         self.port: int | None = None
@@ -280,7 +282,7 @@ class ThrowawayCluster:
                             "-D", str(self.datadir),
                             "-l", str(self.logfile),
                             "-w", "-t", "60",
-                            "-o", f"-p {self.port} -k {self.sockdir} {SERVER_OPTIONS}",
+                            "-o", f"-p {self.port} -k {self.sockdir} {SERVER_OPTIONS} {self.options}".rstrip(),
                             "start",
                         ]
                     )  # fmt: skip
@@ -361,8 +363,9 @@ class ThrowawayCluster:
             self.base = None
 
 
-def start_postgres() -> PostgresServer:
-    """``$LIKVID_TEST_POSTGRES_URL`` if set, else a new throwaway cluster.
+def start_postgres(options: str = "") -> PostgresServer:
+    """``$LIKVID_TEST_POSTGRES_URL`` if set, else a new throwaway cluster (started with the
+    extra server ``options``, if any).
 
     Raises :class:`PostgresUnavailable` (with the reason) when neither works. The caller
     must call ``.close()`` on the result (a no-op for an external server).
@@ -370,4 +373,4 @@ def start_postgres() -> PostgresServer:
     external = server_from_env()
     if external is not None:
         return external
-    return ThrowawayCluster().start()
+    return ThrowawayCluster(options=options).start()
