@@ -166,9 +166,6 @@ class _TextArray(TypeDecorator[Any]):
     impl = ARRAY
     cache_ok = True
 
-    def __init__(self, item_type: Any) -> None:
-        super().__init__(item_type)
-
     def bind_processor(self, dialect: Any) -> None:
         return None
 

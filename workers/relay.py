@@ -8,6 +8,7 @@ every published but unprocessed row is published again: that is how it is refill
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -228,6 +229,4 @@ class Wakeup:
 
 
 def _json(payload: object) -> str:
-    import json
-
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
