@@ -6,6 +6,7 @@ commit together or not at all (the transactional outbox, ARCHITECTURE.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -85,13 +86,19 @@ def dispatch_later(session: Session, letter_id: str, correlation_id: str | None 
     session.info.setdefault("likvid_letters", []).append((letter_id, correlation_id or current_correlation()))
 
 
+def enqueue_batches(session: Session, queue: str, actor: str, items: Sequence[tuple[Any, str | None]], size: int) -> None:
+    """Messages for ``actor`` carrying the keys of ``items`` ((key, correlation id) pairs),
+    ``size`` to a message, in order. A message follows from the first correlation id among its
+    items (its consumer handles each item under the item's own)."""
+    for i in range(0, len(items), size):
+        batch = items[i : i + size]
+        enqueue(session, wall_now(), queue, actor, [key for key, _ in batch],
+                correlation_id=next((c for _, c in batch if c), None))
+
+
 @event.listens_for(Session, "before_commit")
 def _enqueue_dispatches(session: Session) -> None:
-    queued = session.info.pop("likvid_letters", [])
-    for i in range(0, len(queued), DISPATCH_BATCH):
-        batch = queued[i : i + DISPATCH_BATCH]
-        enqueue(session, wall_now(), QUEUE_LETTERS, "dispatch_letters", [lid for lid, _ in batch],
-                correlation_id=next((c for _, c in batch if c), None))
+    enqueue_batches(session, QUEUE_LETTERS, "dispatch_letters", session.info.pop("likvid_letters", []), DISPATCH_BATCH)
 
 
 @event.listens_for(Session, "after_rollback")

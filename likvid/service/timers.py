@@ -17,7 +17,7 @@ from likvid.clock import start_of_day, to_db
 from likvid.correlation import current as current_correlation
 from likvid.db import among, is_sqlite
 from likvid.models import Timer
-from likvid.service.records import QUEUE_STEPS, enqueue
+from likvid.service.records import QUEUE_STEPS, enqueue_batches
 
 #: Timers emitted in one scheduler pass, and per step message.
 CLAIM_LIMIT = 2000
@@ -89,9 +89,6 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
         .returning(Timer.id, Timer.due_at, Timer.correlation_id)
     )
     rows = sorted(session.execute(stmt).all(), key=lambda r: (r[1], r[0]))
-    # The message follows from its first timer's event; each timer fires under its own.
-    for i in range(0, len(rows), BATCH_SIZE):
-        batch = rows[i : i + BATCH_SIZE]
-        enqueue(session, now, QUEUE_STEPS, "fire_timers", [r[0] for r in batch],
-                correlation_id=next((r[2] for r in batch if r[2]), None))
+    # A message follows from its first timer's event; each timer fires under its own.
+    enqueue_batches(session, QUEUE_STEPS, "fire_timers", [(r[0], r[2]) for r in rows], BATCH_SIZE)
     return len(rows)
