@@ -77,5 +77,5 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
         others = [raw for raw in fresh if raw.get("type") != "payment-received"]
         for queue, actor, items in ((QUEUE_PAYMENTS, "ingest_payments", payments), (QUEUE_INGEST, "ingest_events", others)):
             for i in range(0, len(items), batch):
-                enqueue(s, now, queue, actor, items[i : i + batch], json_ready=as_json)
+                enqueue(s, now, queue, actor, items[i : i + batch], json_types=as_json)
     return results, [i for i, _ in accepted]

@@ -55,10 +55,10 @@ def wall_now() -> datetime:
 
 
 def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any, correlation_id: str | None = None,
-            json_ready: bool = False) -> str:
+            json_types: bool = False) -> str:
     """Write a message for ``actor`` to the outbox; the relay publishes it after commit. It
     follows from ``correlation_id``, by default the current one (likvid.correlation).
-    ``json_ready``: the arguments hold only JSON types already (no dates to convert)."""
+    ``json_types``: the arguments hold only JSON types already (no dates to convert)."""
     del now  # the business instant is in the payload's effects, not in the outbox row
     message_id = hex_id()
     session.add(
@@ -66,7 +66,7 @@ def enqueue(session: Session, now: datetime, queue: str, actor: str, *args: Any,
             id=message_id,
             queue=queue,
             actor=actor,
-            payload={"args": list(args) if json_ready else jsonable(list(args))},
+            payload={"args": list(args) if json_types else jsonable(list(args))},
             created_at=to_db(wall_now()),
             correlation_id=correlation_id or current_correlation(),
         )
