@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
-import psycopg
-from psycopg.adapt import Dumper
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -63,6 +62,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    _register_array_text()
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
                          connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
@@ -149,14 +149,20 @@ class _ArrayText(str):
     """An array literal (``array_literal``) that psycopg sends as a ``text[]`` parameter."""
 
 
-class _ArrayTextDumper(Dumper):
-    oid = psycopg.postgres.types["text"].array_oid
+@cache
+def _register_array_text() -> None:
+    """Teach psycopg to send an ``_ArrayText`` as a ``text[]`` parameter. Done when the first
+    PostgreSQL engine is made, so that a process on SQLite never imports psycopg."""
+    import psycopg
+    from psycopg.adapt import Dumper
 
-    def dump(self, obj: str) -> bytes:
-        return obj.encode("utf-8")
+    class ArrayTextDumper(Dumper):
+        oid = psycopg.postgres.types["text"].array_oid
 
+        def dump(self, obj: str) -> bytes:
+            return obj.encode("utf-8")
 
-psycopg.adapters.register_dumper(_ArrayText, _ArrayTextDumper)
+    psycopg.adapters.register_dumper(_ArrayText, ArrayTextDumper)
 
 
 class _TextArray(TypeDecorator[Any]):
