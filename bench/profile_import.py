@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from likvid.db import engine_for, read_session, transaction
     from likvid.models import OutboxMessage
+    from likvid.runtime.gc_tuning import tune
     from likvid.service.app import bootstrap, prepare
     from likvid.service.bankfile import import_bgmax
     from likvid.service.progress import set_clock
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             file = home / "payments.bgmax"
             write_file(file, n, creditor.bankgiro, creditor.ocr_prefix, creditor.ocr_length_digit)
             setup_claims(app, n)
+            tune(settings.gc_threshold)  # as the service's processes do once booted
 
             statements = [0]
             slow: dict[str, list[float]] = {}

@@ -39,6 +39,9 @@ class Settings:
     #: `likvid worker` choose a free port. Loopback unless the host says otherwise.
     worker_metrics_port: int | None = None
     worker_metrics_host: str = "127.0.0.1"
+    #: The garbage collector's young threshold in the service's processes
+    #: (likvid/runtime/gc_tuning.py); 0 keeps Python's own settings.
+    gc_threshold: int = 50_000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -66,6 +69,7 @@ class Settings:
             outbound_jsonl=env.get("LIKVID_OUTBOUND_JSONL") or None,
             worker_metrics_port=_port(env, "LIKVID_WORKER_METRICS_PORT"),
             worker_metrics_host=env.get("LIKVID_WORKER_METRICS_HOST") or "127.0.0.1",
+            gc_threshold=_count(env, "LIKVID_GC_THRESHOLD", 50_000),
         )
 
     @property
@@ -88,6 +92,16 @@ class Settings:
                 f"(LIKVID_HOME={self.home})."
             ) from None
         return str(data["redis_url"])
+
+
+def _count(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number from ``env[name]`` (0 or more): the default when unset or empty."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise SystemExit(f"{name}: must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
 
 
 def _port(env: dict[str, str], name: str) -> int | None:

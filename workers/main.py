@@ -1,6 +1,7 @@
 """The module `dramatiq` loads in worker processes: configure the broker, then declare actors."""
 
 from likvid.logs import mask_existing_handlers
+from likvid.runtime.gc_tuning import tune
 from likvid.service.app import bootstrap
 from likvid.workers.broker import configure
 
@@ -10,3 +11,5 @@ settings = bootstrap().settings
 configure(settings.resolved_redis_url(), worker=settings)
 
 from likvid.workers import actors  # noqa: E402,F401  (after the broker, as dramatiq requires)
+
+tune(settings.gc_threshold)  # everything above lives as long as the process

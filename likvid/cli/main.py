@@ -99,22 +99,28 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
 @cli.command()
 def scheduler() -> None:
     """Run the timer scheduler (several may run; no timer fires twice)."""
+    from likvid.runtime.gc_tuning import tune
     from likvid.workers import scheduler as sched
 
     _log_setup()
-    _run_loop(lambda stop: sched.run(_app(), stop))
+    app = _app()
+    tune(app.settings.gc_threshold)
+    _run_loop(lambda stop: sched.run(app, stop))
 
 
 @cli.command()
 def relay() -> None:
     """Run the outbox relay (publishes committed messages to Redis)."""
+    from likvid.runtime.gc_tuning import tune
     from likvid.workers.broker import configure
     from likvid.workers.relay import Relay
 
     _log_setup()
     app = _app()
     url = app.settings.resolved_redis_url()
-    _run_loop(lambda stop: Relay(app, configure(url), url).run(stop))
+    relay = Relay(app, configure(url), url)
+    tune(app.settings.gc_threshold)
+    _run_loop(relay.run)
 
 
 def _warn_missing_rate(app: Any) -> None:
@@ -311,10 +317,12 @@ def import_() -> None:
 def import_bgmax_command(path: Path, allow_test: bool, wait: bool) -> None:
     """Import a BgMax file: verified whole first, then each OCR payment published once."""
     from likvid.bgmax import BgMaxError
+    from likvid.runtime.gc_tuning import tune
     from likvid.service.bankfile import import_bgmax
     from likvid.service.progress import wait_quiet
 
     app = _app()
+    tune(app.settings.gc_threshold)  # a file of 100,000 payments allocates millions of objects
     try:
         if sys.stderr.isatty():
             with click.progressbar(length=sum(1 for _ in open(path, "rb")), label="payments", file=sys.stderr) as bar:
