@@ -3,18 +3,24 @@ fires once, not once per missed tick."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from likvid.clock import STOCKHOLM, to_db
 from likvid.db import dispose_engines, read_session, transaction
-from likvid.models import OutboxMessage, Timer
+from likvid.models import Claim, OutboxMessage, Timer
+from likvid.service import timers
 from likvid.service.app import bootstrap, prepare
-from likvid.service.timers import emit_due
+from likvid.service.progress import set_clock
+from likvid.service.timers import claim_statement, emit_due
 from likvid.settings import Settings
+from tests.support.inline import Inline
+from tests.support.pipeline import customer, invoice
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=STOCKHOLM)
 
@@ -74,3 +80,55 @@ def test_catch_up_after_downtime_fires_each_missed_step_once(database_url: str, 
         with transaction(app.db) as s:
             emit_due(s, NOW)
     assert sorted(_emitted_ids(app).values()) == [1, 1, 1]
+
+
+def test_each_case_s_timers_go_out_in_one_message(database_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Invoices of ten customers, published interleaved (the timers of one case far apart in id
+    # order): each fire_timers message holds whole cases, so no two messages lock one case.
+    dispose_engines()
+    app = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": database_url,
+                                       "LIKVID_CLOCK": "simulated"}), fresh=True)
+    prepare(app)
+    set_clock(app, datetime(2026, 1, 5, 9, 0, tzinfo=STOCKHOLM))
+    svc = Inline(app)
+    svc.publish(*(customer(f"C{c}") for c in range(10)))
+    svc.publish(*(invoice(f"I{i}", f"C{i % 10}", due="2026-01-30") for i in range(30)))
+    monkeypatch.setattr(timers, "BATCH_SIZE", 6)
+    set_clock(app, datetime(2026, 1, 30, 9, 0, tzinfo=STOCKHOLM))  # emits what fell due
+    with read_session(app.db) as s:
+        case_of = dict(s.execute(select(Timer.id, Claim.case_id).join(Claim, Claim.invoice_id == Timer.claim_id)).tuples().all())
+        messages = [[case_of[t] for t in p["args"][0]] for p in s.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.actor == "fire_timers", OutboxMessage.processed_at.is_(None))
+            .order_by(OutboxMessage.created_at, OutboxMessage.id))]
+    dispose_engines()
+    assert [len(m) for m in messages] == [6] * 5  # all 30 due dates
+    assert sorted(c for m in messages for c in set(m)) == sorted(set(case_of.values()))  # no case in two
+    assert all(m == sorted(m) for m in messages)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_claim_is_computed_once(postgres_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # With the timers' statistics behind a burst of new timers (here: never analysed), the claim
+    # written as "id IN (subquery)" ran the subquery (sort, limit, lock) once per pending timer.
+    app = _app(postgres_url, tmp_path)
+    with transaction(app.db) as s:
+        s.execute(text("ALTER TABLE timers SET (autovacuum_enabled = false)"))
+    _timers(app, 2000, NOW - timedelta(days=1))
+    with transaction(app.db) as s:
+        compiled = claim_statement(s, NOW, 1000).compile(dialect=s.get_bind().dialect)
+        cur = s.connection().connection.driver_connection.cursor()
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params)
+        plan = cur.fetchone()[0]
+        s.rollback()
+    dispose_engines()
+    nodes = []
+
+    def walk(node: dict) -> None:  # type: ignore[type-arg]
+        nodes.append(node)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    assert plan[0]["Plan"]["Actual Rows"] == 1000
+    locks = [n for n in nodes if n["Node Type"] == "LockRows"]
+    assert locks and all(n["Actual Loops"] == 1 for n in locks), json.dumps(plan, indent=1)
