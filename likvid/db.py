@@ -16,10 +16,12 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     TypeDecorator,
+    and_,
     any_,
     create_engine,
     event,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -137,6 +139,18 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement
         # values as it does a list's (not an expression it cannot look into).
         return column == any_(literal(_ArrayText(array_literal(values)), _TextArray(column.type)))  # type: ignore[no-any-return]
     return column == any_(literal(values, ARRAY(column.type)))  # type: ignore[no-any-return]
+
+
+def among_pairs(session: Session, outer: Any, inner: Any, pairs: Iterable[tuple[Any, Any]]) -> ColumnElement[bool]:
+    """``(outer, inner) IN pairs`` as ``outer = o AND inner IN (...)`` per distinct ``o``. A
+    row-value IN list is planned from the statistics: with them behind a bulk load, PostgreSQL
+    took the index for ``outer`` alone and tested every pair on every row of it (17-38 ms per
+    statement for 100 invoices in bench/pipeline_burst.py). Grouped, both columns of a
+    two-column index bound the scan whatever the statistics say."""
+    grouped: dict[Any, list[Any]] = {}
+    for o, i in pairs:
+        grouped.setdefault(o, []).append(i)
+    return or_(*(and_(outer == o, among(session, inner, sorted(set(vs)))) for o, vs in sorted(grouped.items())))
 
 
 def array_literal(values: Iterable[str]) -> str:

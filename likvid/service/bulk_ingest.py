@@ -17,13 +17,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
-from likvid.db import is_sqlite
+from likvid.db import among_pairs, is_sqlite
 from likvid.messages import Event
 from likvid.models import (
     Claim,
@@ -67,7 +67,7 @@ def invoices_issued(session: Session, app: App, now: datetime, events: list[Even
     taken = set()
     if pairs:
         taken = {tuple(r) for r in session.execute(select(Claim.creditor_id, Claim.ocr_reference).where(
-            tuple_(Claim.creditor_id, Claim.ocr_reference).in_(pairs)))}
+            among_pairs(session, Claim.creditor_id, Claim.ocr_reference, pairs)))}
 
     take: list[tuple[Event, str]] = []
     declined: list[Event] = []
@@ -122,7 +122,8 @@ def _cases(session: Session, app: App, now: datetime, pairs: set[tuple[str, str]
     sqlite = is_sqlite(session.get_bind())
     q = select(CollectionCase.id, CollectionCase.customer_id, CollectionCase.creditor_id, CollectionCase.ocr_reference,
                CollectionCase.policy_version).where(
-        tuple_(CollectionCase.customer_id, CollectionCase.creditor_id).in_(pairs)).order_by(CollectionCase.id)
+        among_pairs(session, CollectionCase.creditor_id, CollectionCase.customer_id, [(cr, cu) for cu, cr in pairs])
+    ).order_by(CollectionCase.id)
     if not sqlite:
         q = q.with_for_update()
     found = {(r.customer_id, r.creditor_id): r for r in session.execute(q)}

@@ -9,8 +9,9 @@ PostgreSQL; SQLite has one writer at a time).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Select, Update, select, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
@@ -82,7 +83,17 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
     so two messages fired at once rarely lock the same case: a customer's invoices that fall
     due together are decided in one message, instead of one waiting for the other's lock.
     """
-    rows = session.execute(claim_statement(session, now, limit)).all()
+    due = due_query(now, limit)
+    if is_sqlite(session.get_bind()):
+        rows = session.execute(set_emitted(session, now, due.scalar_subquery())).all()
+    else:
+        # Two statements, each planned on its own: the due timers, locked (two schedulers
+        # skip each other's), then those ids set emitted through the primary key. As one
+        # statement ("id IN (subquery)", or joined to a CTE) PostgreSQL, with the timers'
+        # statistics behind a burst of new timers, compared every pending timer with every
+        # claimed one: 1.3-2.3 s for 3,000 timers in bench/pipeline_burst.py, quadratic.
+        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+        rows = session.execute(set_emitted(session, now, ids)).all() if ids else []
     claim_ids = sorted({r.claim_id for r in rows if r.claim_id})
     cases = dict(session.execute(select(Claim.invoice_id, Claim.case_id).where(
         among(session, Claim.invoice_id, claim_ids))).tuples().all()) if claim_ids else {}
@@ -92,19 +103,15 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
     return len(rows)
 
 
-def claim_statement(session: Session, now: datetime, limit: int) -> Update:
-    """The claim: up to ``limit`` due pending timers, oldest first, set emitted, returning
+def due_query(now: datetime, limit: int) -> Select[tuple[int]]:
+    """Up to ``limit`` due pending timers' ids, oldest first."""
+    return (select(Timer.id).where(Timer.status == "pending", Timer.due_at <= to_db(now))
+            .order_by(Timer.due_at, Timer.id).limit(limit))
+
+
+def set_emitted(session: Session, now: datetime, ids: Any) -> Update:
+    """Set the pending timers among ``ids`` (a list, or a subquery) emitted, returning
     (id, due_at, correlation_id, claim_id)."""
-    due = select(Timer.id).where(Timer.status == "pending", Timer.due_at <= to_db(now))
-    due = due.order_by(Timer.due_at, Timer.id).limit(limit)
-    if is_sqlite(session.get_bind()):
-        stmt = update(Timer).where(Timer.id.in_(due.scalar_subquery()), Timer.status == "pending")
-    else:
-        # Computed once, before the update (MATERIALIZED). Written as ``id IN (subquery)``,
-        # PostgreSQL may run the subquery (sort, limit, lock) again for every pending timer
-        # when its statistics lag behind a burst of new timers: 1.3 s for 3,000 timers in
-        # bench/pipeline_burst.py, quadratic in the timers due.
-        claim = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        stmt = update(Timer).where(Timer.id == claim.c.id, Timer.status == "pending")
-    return (stmt.values(status="emitted", emitted_at=to_db(now))
+    chosen = Timer.id.in_(ids) if not isinstance(ids, list) else among(session, Timer.id, ids)
+    return (update(Timer).where(chosen, Timer.status == "pending").values(status="emitted", emitted_at=to_db(now))
             .returning(Timer.id, Timer.due_at, Timer.correlation_id, Timer.claim_id))
