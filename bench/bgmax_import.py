@@ -21,7 +21,10 @@ Each of ``--runs`` rounds:
 3. Timed: the real command ``likvid import bgmax FILE`` in its own process (without
    ``--wait``), while the service's workers apply the payments, until every payment is
    ``applied`` in the ``payments`` table. payments/s = payments / (last applied - command
-   launched); the command's own start-up is inside the time.
+   launched); the command's own start-up is inside the time. While the command runs, the
+   script only watches the process; then it polls the unprocessed outbox rows (a partial
+   index) every 50 ms and counts the applied payments once none is left, so the watching
+   costs PostgreSQL next to nothing.
 4. Verified in SQL: every payment applied, no parked, unmatched or rejected one, the sums of
    the payments and of their ledger entries equal the file's total to the öre, every claim
    paid in full settled with its timer cancelled, the others open with the right balance, no
@@ -228,10 +231,19 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                             if import_rc != 0:
                                 raise SystemExit(f"likvid import bgmax exited with {import_rc}: "
                                                  + (home / "import.log").read_text()[-2000:])
-                    applied = int(s.execute(text("SELECT count(*) FROM payments WHERE status = 'applied'")).scalar() or 0)
-                    s.rollback()
-                    if applied >= n and import_rc is not None:
-                        break
+                    if import_rc is not None:
+                        # Cheap while work is queued (the unprocessed outbox rows, a partial
+                        # index): counting the payments table every 50 ms cost PostgreSQL a
+                        # scan of up to 100,000 rows each time, 15% of a core taken from the
+                        # service it measures. The count confirms once nothing is queued.
+                        queued = int(s.execute(text("SELECT count(*) FROM outbox WHERE processed_at IS NULL "
+                                                    "AND queue <> 'outbound'")).scalar() or 0)
+                        if not queued:
+                            applied = int(s.execute(text("SELECT count(*) FROM payments "
+                                                         "WHERE status = 'applied'")).scalar() or 0)
+                        s.rollback()
+                        if not queued and applied >= n:
+                            break
                     if time.perf_counter() > deadline:
                         raise SystemExit(f"only {applied:,} of {n:,} payments applied after {timeout:.0f} s")
                     time.sleep(0.05)
