@@ -69,3 +69,16 @@ def test_on_postgresql_the_planner_sees_the_values(postgres_url: str, tmp_path: 
         plan = json.dumps(cur.fetchone()[0])
     dispose_engines()
     assert "$1" not in plan and '{C1,\\"quo\\\\\\"te\\",C3}' in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_plan_for_their_values_on_cached_pages(postgres_url: str) -> None:
+    # likvid.db.POSTGRES_OPTIONS: with the server's random_page_cost of 4, a batch's 1,000 key
+    # lookups in a table of 50,000 rows were planned as whole-table scans (BENCHMARKS.md).
+    from sqlalchemy import text
+
+    dispose_engines()
+    with read_session(postgres_url) as s:
+        settings = {name: s.execute(text(f"SHOW {name}")).scalar() for name in ("random_page_cost", "plan_cache_mode")}
+    dispose_engines()
+    assert settings == {"random_page_cost": "1.1", "plan_cache_mode": "force_custom_plan"}
