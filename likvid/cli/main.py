@@ -86,13 +86,14 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run dramatiq worker processes (scale each queue group alone with --queues)."""
     app = _app()
     os.environ.setdefault("LIKVID_REDIS_URL", app.settings.resolved_redis_url())
-    from likvid.runtime.service import worker_argv
+    from likvid.runtime.service import worker_argv, worker_environment
     from likvid.workers.broker import worker_metrics_port, worker_metrics_url
 
     port = worker_metrics_port(app.settings)
     if port is not None:
         os.environ["LIKVID_WORKER_METRICS_PORT"] = str(port)
         click.echo(f"worker metrics: {worker_metrics_url(app.settings.worker_metrics_host, port)}", err=True)
+    os.environ.update(worker_environment(dict(os.environ)))
     os.execv(sys.executable, worker_argv(processes, threads, queues, metrics=port is not None))
 
 

@@ -91,7 +91,7 @@ class Service:
         self.worker_metrics_url = "" if port is None else worker_metrics_url(self.settings.worker_metrics_host, port)
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = worker_environment(dict(os.environ))
         env.update({"LIKVID_HOME": str(self.settings.home), "LIKVID_REDIS_URL": self.redis_url,
                     "LIKVID_DATABASE_URL": self.settings.database_url, "LIKVID_CLOCK": self.settings.clock_mode})
         if self.settings.policy_path:
@@ -153,6 +153,20 @@ class Service:
 #: started then is never started, and dramatiq's 30 s are shorter than a boot on a loaded
 #: machine. (The main process holds back SIGTERM and SIGINT while it waits.)
 FORK_TIMEOUT_MS = 300_000
+
+
+#: How long an idle dramatiq consumer may sleep before it looks at its queue again, in ms
+#: (dramatiq's ``dramatiq_worker_timeout``; its default is 1,000). An idle queue's consumer
+#: backs off up to this, so work arriving on a quiet queue (the reminders a clock stop fires,
+#: the letters they cause, a payment between bursts) waited up to a second per hop; at 100 ms
+#: an idle worker process polls Redis about ten times a second per queue. Set
+#: ``dramatiq_worker_timeout`` in the environment to choose otherwise.
+WORKER_POLL_MS = 100
+
+
+def worker_environment(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with dramatiq's idle poll set (``WORKER_POLL_MS``) unless it already says."""
+    return {"dramatiq_worker_timeout": str(WORKER_POLL_MS), **env}
 
 
 def worker_argv(processes: int, threads: int, queues: tuple[str, ...] = (), *, metrics: bool = False) -> list[str]:
