@@ -96,7 +96,7 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
         rows = session.execute(set_emitted(session, now, ids)).all() if ids else []
     claim_ids = sorted({r.claim_id for r in rows if r.claim_id})
     cases = dict(session.execute(select(Claim.invoice_id, Claim.case_id).where(
-        among(session, Claim.invoice_id, claim_ids))).tuples().all()) if claim_ids else {}
+        among(session, Claim.invoice_id, claim_ids))).all()) if claim_ids else {}
     rows.sort(key=lambda r: (cases.get(r.claim_id, 0), r.due_at, r.id))
     # A message follows from its first timer's event; each timer fires under its own.
     enqueue_batches(session, QUEUE_STEPS, "fire_timers", [(r.id, r.correlation_id) for r in rows], BATCH_SIZE)

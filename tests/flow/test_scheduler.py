@@ -96,7 +96,7 @@ def test_each_case_s_timers_go_out_in_one_message(database_url: str, tmp_path, m
     monkeypatch.setattr(timers, "BATCH_SIZE", 6)
     set_clock(app, datetime(2026, 1, 30, 9, 0, tzinfo=STOCKHOLM))  # emits what fell due
     with read_session(app.db) as s:
-        case_of = dict(s.execute(select(Timer.id, Claim.case_id).join(Claim, Claim.invoice_id == Timer.claim_id)).tuples().all())
+        case_of = dict(s.execute(select(Timer.id, Claim.case_id).join(Claim, Claim.invoice_id == Timer.claim_id)).all())
         messages = [[case_of[t] for t in p["args"][0]] for p in s.scalars(
             select(OutboxMessage.payload).where(OutboxMessage.actor == "fire_timers", OutboxMessage.processed_at.is_(None))
             .order_by(OutboxMessage.created_at, OutboxMessage.id))]
