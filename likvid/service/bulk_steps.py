@@ -24,7 +24,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
@@ -165,13 +165,18 @@ def fire_many(session: Session, app: App, now: datetime, timer_ids: list[Any]) -
             dispatch_later(session, letter_id, lead.correlation_id)
 
     if now_due:
-        session.execute(update(Claim.__table__).where(Claim.invoice_id.in_(now_due)).values(stage="due"))
+        session.execute(update(Claim.__table__).where(among(session, Claim.invoice_id, now_due)).values(stage="due"))
     for model, new_rows in ((Timer, new_timers), (TimelineEntry, timeline), (Letter, letters), (LetterClaim, links)):
         if new_rows:
             session.execute(insert(model.__table__), new_rows)
-    for outcome, done in finished.items():
-        session.execute(update(Timer.__table__).where(Timer.id.in_(done))
-                        .values(status="done", done_at=at, outcome=outcome[:500]))
+    if finished:
+        # Each letter's timers have an outcome of their own ("letter X for 2 claim(s)"): one
+        # statement sent for them all (executemany), not one compiled and sent per letter.
+        timers_t = Timer.__table__
+        session.connection().execute(
+            update(timers_t).where(timers_t.c.id == bindparam("t_id"))
+            .values(status="done", done_at=at, outcome=bindparam("t_outcome")),
+            [{"t_id": tid, "t_outcome": outcome[:500]} for outcome, done in finished.items() for tid in done])
     if taken:
         log.info("timers %s: fired set-based", ", ".join(str(t) for t in sorted(taken)),
                  extra={"correlation_ids": sorted({c for t in taken if (c := timers[t].correlation_id)})})
