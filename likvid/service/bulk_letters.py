@@ -27,6 +27,7 @@ from likvid.rules.collection import Balance, reason_not_to_press
 from likvid.service import ledger
 from likvid.service.app import App
 from likvid.service.letters import REMINDER_FEE_NOTE, reminder_terms, send
+from likvid.service.records import deferred_rows
 
 #: One line per batch, listing its letters and the correlation ids they were sent under.
 log = logging.getLogger("likvid.steps")
@@ -68,32 +69,33 @@ def dispatch_many(session: Session, app: App, now: datetime, letter_ids: list[An
 
         left: list[Any] = []
         sent: list[Letter] = []
-        for raw in letter_ids:
-            letter = letters.get(str(raw))
-            if letter is None or per_case[letter.case_id] != 1 or not _plain(app, letter, cases, customers, links,
-                                                                              claims, balances, holds):
-                left.append(raw)
-                continue
-            case = cases[letter.case_id]
-            customer = customers[case.customer_id]
-            keep = sorted((claims[lc.claim_id] for lc in links[letter.id]), key=lambda c: (c.effective_due_date, c.invoice_id))
-            steps = app.policy.steps_for(case.creditor_id, keep[0].claim_kind)
-            fees: list[dict[str, Any]] = []
-            deadline, next_step = reminder_terms(session, now, letter, keep, steps, fees,
-                                                 {c.invoice_id: charged[c.invoice_id] for c in keep}, False)
-            # The balances after the fees just posted (no holds: collectible is the balance).
-            posted: dict[str, int] = defaultdict(int)
-            for entry in session.new:
-                if isinstance(entry, LedgerEntry) and entry.ref == letter.id:
-                    posted[entry.claim_id] += entry.amount_ore
-            amounts = {}
-            for c in keep:
-                b = balances[c.invoice_id]
-                after = Balance(capital=b.capital, fee=b.fee + posted[c.invoice_id], interest=b.interest)
-                amounts[c.invoice_id] = (after, after.total)
-            with correlated(letter.correlation_id):  # its outbound events follow from its event
-                send(session, app, now, letter, case, customer, keep, amounts, fees, [], deadline, next_step)
-            sent.append(letter)
+        with deferred_rows(session):  # the letters' timeline, events and timers: one insert each
+            for raw in letter_ids:
+                letter = letters.get(str(raw))
+                if letter is None or per_case[letter.case_id] != 1 or not _plain(app, letter, cases, customers, links,
+                                                                                  claims, balances, holds):
+                    left.append(raw)
+                    continue
+                case = cases[letter.case_id]
+                customer = customers[case.customer_id]
+                keep = sorted((claims[lc.claim_id] for lc in links[letter.id]), key=lambda c: (c.effective_due_date, c.invoice_id))
+                steps = app.policy.steps_for(case.creditor_id, keep[0].claim_kind)
+                fees: list[dict[str, Any]] = []
+                deadline, next_step = reminder_terms(session, now, letter, keep, steps, fees,
+                                                     {c.invoice_id: charged[c.invoice_id] for c in keep}, False)
+                # The balances after the fees just posted (no holds: collectible is the balance).
+                posted: dict[str, int] = defaultdict(int)
+                for entry in session.new:
+                    if isinstance(entry, LedgerEntry) and entry.ref == letter.id:
+                        posted[entry.claim_id] += entry.amount_ore
+                amounts = {}
+                for c in keep:
+                    b = balances[c.invoice_id]
+                    after = Balance(capital=b.capital, fee=b.fee + posted[c.invoice_id], interest=b.interest)
+                    amounts[c.invoice_id] = (after, after.total)
+                with correlated(letter.correlation_id):  # its outbound events follow from its event
+                    send(session, app, now, letter, case, customer, keep, amounts, fees, [], deadline, next_step)
+                sent.append(letter)
     session.flush()
     if sent:
         log.info("letters %s: sent set-based", ", ".join(x.id for x in sent),

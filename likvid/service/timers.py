@@ -18,7 +18,7 @@ from likvid.clock import start_of_day, to_db
 from likvid.correlation import current as current_correlation
 from likvid.db import among, is_sqlite
 from likvid.models import Claim, Timer
-from likvid.service.records import QUEUE_STEPS, enqueue_batches
+from likvid.service.records import DEFERRED, QUEUE_STEPS, enqueue_batches
 
 #: Timers emitted in one scheduler pass, and per step message.
 CLAIM_LIMIT = 2000
@@ -29,16 +29,15 @@ def schedule(
     session: Session, now: datetime, kind: str, claim_id: str | None, on: date, ref: str | None = None
 ) -> Timer:
     """A step for ``claim_id`` at the start of business day ``on``; it fires under the current
-    correlation id (the event that scheduled it)."""
-    timer = Timer(
-        kind=kind,
-        claim_id=claim_id,
-        ref=ref,
-        due_at=to_db(start_of_day(on)),
-        status="pending",
-        created_at=to_db(now),
-        correlation_id=current_correlation(),
-    )
+    correlation id (the event that scheduled it). Inside ``records.deferred_rows`` the row is
+    written when the block ends, and the Timer returned is not in the session."""
+    values = {"kind": kind, "claim_id": claim_id, "ref": ref, "due_at": to_db(start_of_day(on)), "status": "pending",
+              "created_at": to_db(now), "correlation_id": current_correlation()}
+    deferred = session.info.get(DEFERRED)
+    if deferred is not None:
+        deferred[Timer].append(values)
+        return Timer(**values)
+    timer = Timer(**values)
     session.add(timer)
     return timer
 
