@@ -159,14 +159,30 @@ FORK_TIMEOUT_MS = 300_000
 #: (dramatiq's ``dramatiq_worker_timeout``; its default is 1,000). An idle queue's consumer
 #: backs off up to this, so work arriving on a quiet queue (the reminders a clock stop fires,
 #: the letters they cause, a payment between bursts) waited up to a second per hop; at 100 ms
-#: an idle worker process polls Redis about ten times a second per queue. Set
-#: ``dramatiq_worker_timeout`` in the environment to choose otherwise.
+#: an idle worker process polls Redis about ten times a second per queue.
 WORKER_POLL_MS = 100
 
 
+#: Messages of a queue a worker process takes ahead of its threads (``LIKVID_WORKER_PREFETCH``).
+WORKER_PREFETCH = 2
+
+
 def worker_environment(env: dict[str, str]) -> dict[str, str]:
-    """``env`` with dramatiq's idle poll set (``WORKER_POLL_MS``) unless it already says."""
-    return {"dramatiq_worker_timeout": str(WORKER_POLL_MS), **env}
+    """``env`` with dramatiq's idle poll (``WORKER_POLL_MS``) and prefetch (``WORKER_PREFETCH``,
+    or ``LIKVID_WORKER_PREFETCH``) set, unless it already sets dramatiq's own variables
+    (``dramatiq_worker_timeout``, ``dramatiq_queue_prefetch``).
+
+    Prefetch: dramatiq's default, twice the threads, let one worker process take eight of a
+    clock stop's ten letter batches (each a quarter of a second of CPU) while the other sat
+    idle, and four threads of one process contend for its interpreter lock. With two, a burst
+    spreads over the processes (bench/pipeline_burst.py, same code, rounds' medians: default
+    121.5 invoices/s, one per thread 124.8, two 149.9, one 134.4). Queues whose messages wait
+    on the network rather than the CPU (email, one letter a message) get more sends in flight
+    from a worker group of their own: ``LIKVID_WORKER_PREFETCH=8 likvid worker --queues email``."""
+    prefetch = env.get("LIKVID_WORKER_PREFETCH", "").strip() or str(WORKER_PREFETCH)
+    if not (prefetch.isascii() and prefetch.isdigit() and int(prefetch) > 0):
+        raise SystemExit(f"LIKVID_WORKER_PREFETCH: must be a whole number of messages (1 or more), not {prefetch!r}")
+    return {"dramatiq_worker_timeout": str(WORKER_POLL_MS), "dramatiq_queue_prefetch": prefetch, **env}
 
 
 def worker_argv(processes: int, threads: int, queues: tuple[str, ...] = (), *, metrics: bool = False) -> list[str]:
