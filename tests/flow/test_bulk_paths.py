@@ -19,10 +19,8 @@ from sqlalchemy import text
 from likvid.clock import STOCKHOLM
 from likvid.db import dispose_engines, read_session
 from likvid.service import ingest
-from likvid.service.app import App, bootstrap, prepare
-from likvid.service.progress import set_clock
+from likvid.service.app import App
 from likvid.service.records import outbound_events
-from likvid.settings import Settings
 from tests.support import inline as inline_module
 from tests.support.inline import Inline
 from tests.support.pipeline import customer, invoice, objection, payment
@@ -119,12 +117,8 @@ def snapshot(app: App) -> dict[str, list[str]]:
 
 
 def run(url: str, home: Path, steps: list[Any]) -> list[dict[str, list[str]]]:
-    dispose_engines()
-    app = bootstrap(Settings.from_env({"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": url,
-                                       "LIKVID_CLOCK": "simulated"}), fresh=True)
-    prepare(app)
-    set_clock(app, datetime(2026, 1, 5, 8, 0, tzinfo=STOCKHOLM))
-    svc = Inline(app)
+    svc = Inline.fresh(url, home, datetime(2026, 1, 5, 8, 0, tzinfo=STOCKHOLM))
+    app = svc.app
     out = []
     for step in steps:
         if isinstance(step, datetime):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from likvid.cli.main import cli
 from likvid.clock import STOCKHOLM
 from likvid.db import dispose_engines, read_session, transaction
-from likvid.models import Handoff, HandoffFile, OutboxMessage, RejectedEvent
+from likvid.models import Handoff, HandoffFile, RejectedEvent
 from likvid.policy import default_policy_text
 from likvid.service import handoff as handoff_service
 from likvid.service import handoff_file, show
@@ -29,6 +29,7 @@ from likvid.service.app import bootstrap, prepare
 from likvid.service.progress import set_clock
 from likvid.settings import Settings
 from tests.support.inline import Inline
+from tests.support.outbox import outbound
 from tests.support.pipeline import customer, envelope, invoice, objection, payment
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=STOCKHOLM)
@@ -69,11 +70,7 @@ class Svc(Inline):
         return [(f, handoff_file.parse(Path(f.path).read_bytes().decode(handoff_file.ENCODING))) for f in rows]
 
     def outbound(self, type_: str, invoice_id: str) -> list[dict[str, Any]]:
-        with read_session(self.app.db) as s:
-            rows = s.scalars(select(OutboxMessage).where(OutboxMessage.queue == "outbound")
-                             .order_by(OutboxMessage.created_at)).all()
-            return [r.payload["data"] for r in rows
-                    if r.payload["type"] == type_ and r.payload["data"].get("invoice_id") == invoice_id]
+        return [e["data"] for e in outbound(self.app, type_) if e["data"].get("invoice_id") == invoice_id]
 
 
 @pytest.fixture

@@ -85,12 +85,8 @@ def test_catch_up_after_downtime_fires_each_missed_step_once(database_url: str, 
 def test_each_case_s_timers_go_out_in_one_message(database_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Invoices of ten customers, published interleaved (the timers of one case far apart in id
     # order): each fire_timers message holds whole cases, so no two messages lock one case.
-    dispose_engines()
-    app = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": database_url,
-                                       "LIKVID_CLOCK": "simulated"}), fresh=True)
-    prepare(app)
-    set_clock(app, datetime(2026, 1, 5, 9, 0, tzinfo=STOCKHOLM))
-    svc = Inline(app)
+    svc = Inline.fresh(database_url, tmp_path, datetime(2026, 1, 5, 9, 0, tzinfo=STOCKHOLM))
+    app = svc.app
     svc.publish(*(customer(f"C{c}") for c in range(10)))
     svc.publish(*(invoice(f"I{i}", f"C{i % 10}", due="2026-01-30") for i in range(30)))
     monkeypatch.setattr(timers, "BATCH_SIZE", 6)

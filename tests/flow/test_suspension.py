@@ -19,17 +19,15 @@ from likvid.db import dispose_engines, read_session
 from likvid.models import (
     Claim,
     Letter,
-    OutboxMessage,
     RejectedEvent,
     SuspensionTrack,
     TimelineEntry,
 )
 from likvid.service import ledger
-from likvid.service.app import App, bootstrap, prepare
-from likvid.service.progress import set_clock
-from likvid.settings import Settings
+from likvid.service.app import App
 from likvid.workers import scheduler
 from tests.support.inline import Inline
+from tests.support.outbox import outbound
 from tests.support.pipeline import customer, envelope, invoice, objection, payment
 
 STEPS = ("delivery-suspension-warned", "social-services-notified", "delivery-suspension-ordered")
@@ -40,12 +38,7 @@ ORG = {"party_type": "organisation", "identity_number": "556036-0793", "name": "
 
 @pytest.fixture
 def svc(database_url: str, tmp_path: Path) -> Iterator[Inline]:
-    dispose_engines()
-    app = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path / "home"), "LIKVID_DATABASE_URL": database_url,
-                                       "LIKVID_CLOCK": "simulated"}), fresh=True)
-    prepare(app)
-    set_clock(app, START)
-    yield Inline(app)
+    yield Inline.fresh(database_url, tmp_path / "home", START)
     dispose_engines()
 
 
@@ -253,9 +246,7 @@ def test_a_blocker_the_day_before_stops_the_order(svc: Inline, blocker: str) -> 
     assert happened["delivery-suspension-blocked"] == order_on
     blocked = entries(svc.app, "delivery-suspension-blocked")[0]
     assert blocked["step"] == "order" and reason in blocked["reason"], blocked
-    with read_session(svc.app.db) as s:
-        assert not s.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.queue == "outbound", OutboxMessage.payload["type"].as_string() == "delivery-suspension-ordered"))
+    assert not outbound(svc.app, "delivery-suspension-ordered")
 
 
 def to_day_before_water_order(svc: Inline) -> date:
@@ -287,9 +278,7 @@ def test_a_health_risk_stops_a_water_order_and_the_blocked_track_says_why(svc: I
 # --- restoration ----------------------------------------------------------------------------------
 
 def _restorations(app: App) -> list[dict[str, Any]]:
-    with read_session(app.db) as s:
-        return [p for p in s.scalars(select(OutboxMessage.payload).where(OutboxMessage.queue == "outbound"))
-                if p["type"] == "delivery-restoration-ordered"]
+    return outbound(app, "delivery-restoration-ordered")
 
 
 def test_restoration_is_ordered_within_one_scheduler_cycle_of_the_clearing_payment(svc: Inline) -> None:

@@ -24,7 +24,6 @@ from likvid.clock import from_db, to_db
 from likvid.db import engine_for, read_session, transaction
 from likvid.models import (
     Letter,
-    OutboxMessage,
     RejectedEvent,
     SuspensionTrack,
     TimelineEntry,
@@ -36,6 +35,7 @@ from likvid.service.app import App
 from tests.flow import test_suspension as base
 from tests.flow.test_suspension import START, at, entries, firsts
 from tests.support.inline import Inline
+from tests.support.outbox import outbound
 from tests.support.pipeline import customer, envelope, invoice
 
 LAPSE = "suspension-lapsed"
@@ -68,8 +68,7 @@ def _track(app: Any, track_id: int | None = None) -> SuspensionTrack:
 
 
 def _outbound_types(app: Any) -> list[str]:
-    with read_session(app.db) as s:
-        return [p["type"] for p in s.scalars(select(OutboxMessage.payload).where(OutboxMessage.queue == "outbound"))]
+    return [e["type"] for e in outbound(app)]
 
 
 # --- 1. the timeline's (type, at) index ---------------------------------------------------------------

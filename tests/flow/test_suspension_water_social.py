@@ -27,13 +27,14 @@ from sqlalchemy import select
 
 from likvid.clock import STOCKHOLM, from_db
 from likvid.db import read_session
-from likvid.models import Letter, OutboxMessage, SuspensionTrack, TimelineEntry
+from likvid.models import Letter, SuspensionTrack, TimelineEntry
 from likvid.policy import default_policy_text, load_policy
 from likvid.service.app import App
 from likvid.service.records import OUTBOUND_STREAM
 from tests.flow import test_suspension as base
 from tests.flow.test_suspension import ORG, START, at, entries, firsts
 from tests.support.inline import Inline
+from tests.support.outbox import outbound
 from tests.support.pipeline import customer, envelope, invoice, running_pipeline
 
 NOTIFIED = "social-services-notified"
@@ -92,9 +93,7 @@ def _walk(svc: Inline, notify: bool) -> dict[str, date]:
 
 
 def _outbound(app: App, type_: str) -> list[dict[str, Any]]:
-    with read_session(app.db) as s:
-        return [p["data"] for p in s.scalars(select(OutboxMessage.payload).where(OutboxMessage.queue == "outbound"))
-                if p["type"] == type_]
+    return [e["data"] for e in outbound(app, type_)]
 
 
 #: What a household's water warning says when the social services are told too.

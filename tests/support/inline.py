@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from likvid.clock import from_db
-from likvid.db import read_session, transaction
+from likvid.db import dispose_engines, read_session, transaction
 from likvid.models import OutboxMessage, Timer
 from likvid.service import ingest
-from likvid.service.app import App
+from likvid.service.app import App, bootstrap, prepare
 from likvid.service.batches import run_batch
 from likvid.service.bulk_letters import dispatch_many
 from likvid.service.bulk_steps import fire_many
@@ -24,11 +25,23 @@ from likvid.service.progress import set_clock
 from likvid.service.publish import publish_lines
 from likvid.service.records import QUEUE_OUTBOUND, mark_processed, wall_now
 from likvid.service.steps import fire
+from likvid.settings import Settings
 
 
 class Inline:
     def __init__(self, app: App) -> None:
         self.app = app
+
+    @classmethod
+    def fresh(cls, url: str, home: Path, start: datetime) -> Inline:
+        """A new App on ``url`` (engines disposed first), schema at head, simulated clock at
+        ``start``, driven inline."""
+        dispose_engines()
+        app = bootstrap(Settings.from_env({"LIKVID_HOME": str(home), "LIKVID_DATABASE_URL": url,
+                                           "LIKVID_CLOCK": "simulated"}), fresh=True)
+        prepare(app)
+        set_clock(app, start)
+        return cls(app)
 
     def run(self, row_id: str, actor: str, args: list[Any]) -> None:
         app = self.app
