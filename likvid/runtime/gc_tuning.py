@@ -11,7 +11,7 @@ took 2.0 s of about 10 s of CPU, 1.6 s of it in 13 full collections.
 So each long-running process, once booted, moves everything it has built so far out of the
 collector's sight (``gc.freeze()``: those objects are never walked again, and never collected,
 which they would not be anyway) and raises the young threshold, so collections run a
-hundredth as often and each walks only what the recent work left behind. Reference counting
+seventieth as often and each walks only what the recent work left behind. Reference counting
 still frees everything that is not in a cycle at once; cycles wait a little longer, bounded by
 the threshold. ``LIKVID_GC_THRESHOLD`` sets it (``Settings.gc_threshold``: 50,000 unless set;
 0 keeps Python's own settings).
