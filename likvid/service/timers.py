@@ -2,21 +2,21 @@
 
 The scheduler claims due timers atomically (pending → emitted) and writes one outbox message
 per batch; a step marks its timer done in the transaction of its effect. Two schedulers never
-emit the same timer: the claim is a single conditional UPDATE (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL; SQLite has one writer at a time).
+emit the same timer: the claim locks the due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite has one writer at a time) and sets them emitted, where still pending, in the same
+transaction.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Select, Update, select, update
 from sqlalchemy.orm import Session
 
 from likvid.clock import start_of_day, to_db
 from likvid.correlation import current as current_correlation
-from likvid.db import among, is_sqlite
+from likvid.db import among
 from likvid.models import Claim, Timer
 from likvid.service.records import DEFERRED, QUEUE_STEPS, enqueue_batches
 
@@ -82,17 +82,14 @@ def emit_due(session: Session, now: datetime, limit: int = CLAIM_LIMIT) -> int:
     so two messages fired at once rarely lock the same case: a customer's invoices that fall
     due together are decided in one message, instead of one waiting for the other's lock.
     """
-    due = due_query(now, limit)
-    if is_sqlite(session.get_bind()):
-        rows = session.execute(set_emitted(session, now, due.scalar_subquery())).all()
-    else:
-        # Two statements, each planned on its own: the due timers, locked (two schedulers
-        # skip each other's), then those ids set emitted through the primary key. As one
-        # statement ("id IN (subquery)", or joined to a CTE) PostgreSQL, with the timers'
-        # statistics behind a burst of new timers, compared every pending timer with every
-        # claimed one: 1.3-2.3 s for 3,000 timers in bench/pipeline_burst.py, quadratic.
-        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
-        rows = session.execute(set_emitted(session, now, ids)).all() if ids else []
+    # Two statements, each planned on its own: the due timers, locked (two schedulers skip
+    # each other's on PostgreSQL; SQLite has one writer at a time and no row locks), then
+    # those ids set emitted through the primary key. As one statement ("id IN (subquery)", or
+    # joined to a CTE) PostgreSQL, with the timers' statistics behind a burst of new timers,
+    # compared every pending timer with every claimed one: 1.3-2.3 s for 3,000 timers in
+    # bench/pipeline_burst.py, quadratic.
+    ids = list(session.scalars(due_query(now, limit).with_for_update(skip_locked=True)))
+    rows = session.execute(set_emitted(session, now, ids)).all() if ids else []
     claim_ids = sorted({r.claim_id for r in rows if r.claim_id})
     cases = dict(session.execute(select(Claim.invoice_id, Claim.case_id).where(
         among(session, Claim.invoice_id, claim_ids))).all()) if claim_ids else {}
@@ -108,9 +105,8 @@ def due_query(now: datetime, limit: int) -> Select[tuple[int]]:
             .order_by(Timer.due_at, Timer.id).limit(limit))
 
 
-def set_emitted(session: Session, now: datetime, ids: Any) -> Update:
-    """Set the pending timers among ``ids`` (a list, or a subquery) emitted, returning
-    (id, due_at, correlation_id, claim_id)."""
-    chosen = Timer.id.in_(ids) if not isinstance(ids, list) else among(session, Timer.id, ids)
-    return (update(Timer).where(chosen, Timer.status == "pending").values(status="emitted", emitted_at=to_db(now))
+def set_emitted(session: Session, now: datetime, ids: list[int]) -> Update:
+    """Set the pending timers among ``ids`` emitted, returning (id, due_at, correlation_id, claim_id)."""
+    return (update(Timer).where(among(session, Timer.id, ids), Timer.status == "pending")
+            .values(status="emitted", emitted_at=to_db(now))
             .returning(Timer.id, Timer.due_at, Timer.correlation_id, Timer.claim_id))
