@@ -18,7 +18,7 @@ from likvid.clock import SystemClock, to_db
 from likvid.correlation import current as current_correlation
 from likvid.ids import hex_id
 from likvid.messages import OUTBOUND_EVENT_TYPES, Event, event_to_json
-from likvid.models import OutboxMessage, TimelineEntry
+from likvid.models import OutboxMessage, TimelineEntry, Timer
 
 #: Queue names, grouped by workload so each group scales alone (`likvid worker --queues`).
 QUEUE_INGEST = "ingest"
@@ -235,8 +235,6 @@ def deferred_rows(session: Session) -> Iterator[None]:
     (the outbound events ``OUTBOUND_BATCH`` to an outbox row, as ``outbound_rows`` does), in
     the session's transaction. For a set-based path that writes many: a unit-of-work flush costs
     about ten times a row of an executemany. Nothing in the block may read these rows back."""
-    from likvid.models import Timer
-
     rows: dict[Any, list[dict[str, Any]]] = {TimelineEntry: [], OutboxMessage: [], Timer: []}
     if session.info.get(DEFERRED) is not None:
         raise RuntimeError("deferred_rows does not nest")
