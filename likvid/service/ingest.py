@@ -217,8 +217,27 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\\u0000")
 
 
+def _no_surrogate(value: Any) -> bool:
+    """True when no key or string in ``value`` holds a lone surrogate: the common case, told
+    without building paths (an ASCII string, most of them, is cleared without a search)."""
+    if isinstance(value, str):
+        return value.isascii() or _SURROGATE.search(value) is None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                return False
+            if not (item.__class__ is str and item.isascii()) and not _no_surrogate(item):
+                return False
+        return True
+    if isinstance(value, list):
+        return all(map(_no_surrogate, value))
+    return True
+
+
 def _lone_surrogate(value: Any, path: str = "") -> str | None:
     """The path of the first key or string holding a lone surrogate (not encodable as UTF-8)."""
+    if not path and _no_surrogate(value):
+        return None
     if isinstance(value, str):
         return (path or "$") if _SURROGATE.search(value) else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()

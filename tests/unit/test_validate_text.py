@@ -1,0 +1,63 @@
+"""Lone surrogates in a raw event are found, and named by their path, before pydantic sees
+the event (``ingest.validate``); the quick test that clears the usual event says the same as
+the walk that names the path."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from likvid.clock import STOCKHOLM, to_db
+from likvid.service.ingest import _lone_surrogate, _no_surrogate, validate
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ({"id": "x", "data": {"name": "Å\ud800"}}, "data.name"),
+        ({"id": "x", "data": {"lines": ["ok", {"text": "\udfff"}]}}, "data.lines.1.text"),
+        ({"id": "x", "data": {"k\udc00": 1}}, "data.k\\udc00"),
+        ("\ud83d", "$"),
+        ({"id": "x", "data": {"name": "Åsa 😀", "n": [1, None, True]}}, None),
+    ],
+)
+def test_lone_surrogate_path(doc: Any, path: str | None) -> None:
+    assert _lone_surrogate(doc) == path
+    assert _no_surrogate(doc) is (path is None)
+
+
+def test_validate_names_the_field_with_a_lone_surrogate() -> None:
+    line = json.dumps({"id": "e1", "type": "customer-registered", "version": 1,
+                       "occurred_at": "2026-01-05T08:00:00+01:00", "source": "t",
+                       "data": {"customer_id": "C1", "name": "Kund \ud800"}})
+    event, result = validate(line)
+    assert event is None and result.status == "rejected"
+    assert result.errors == [{"field": "data.name", "reason": "must be valid Unicode text (it holds a lone surrogate)"}]
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                     max_leaves=20)
+
+
+@given(_json)
+def test_quick_check_agrees_with_the_walk(doc: Any) -> None:
+    assert _no_surrogate(doc) is (_lone_surrogate(doc, "$") is None)
+
+
+def test_to_db_converts_each_instant_even_when_it_remembers_the_last_ones() -> None:
+    a = datetime(2026, 3, 29, 1, 30, tzinfo=STOCKHOLM)  # before the change to summer time
+    b = datetime(2026, 3, 29, 3, 30, tzinfo=STOCKHOLM)  # after it
+    c = datetime(2026, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=-5)))
+    for _ in range(2):
+        for dt in (a, b, a, c, b, c, c):
+            assert to_db(dt) == dt.astimezone(UTC).replace(tzinfo=None)
+    equal_but_other = datetime(2026, 3, 29, 1, 30, tzinfo=STOCKHOLM)
+    assert to_db(equal_but_other) == datetime(2026, 3, 29, 0, 30)
+    with pytest.raises(ValueError, match="naive"):
+        to_db(datetime(2026, 1, 1))
