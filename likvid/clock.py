@@ -19,11 +19,25 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 SIMULATED_EPOCH = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
 
 
+#: The last two instants ``to_db`` converted, with their results. A set-based path converts
+#: the same business ``now`` and wall-clock instant for every row it writes; the identity test
+#: is exact (the tuple keeps each instant alive, so no other object can share its id) and
+#: swapping a tuple is atomic across threads.
+_recent_to_db: tuple[tuple[datetime, datetime], ...] = ()
+
+
 def to_db(dt: datetime) -> datetime:
     """An aware instant as the naive UTC value every table stores."""
+    global _recent_to_db
+    recent = _recent_to_db
+    for seen, stored in recent:
+        if seen is dt:
+            return stored
     if dt.tzinfo is None:
         raise ValueError("naive datetime given where an instant is needed")
-    return dt.astimezone(UTC).replace(tzinfo=None)
+    stored = dt.astimezone(UTC).replace(tzinfo=None)
+    _recent_to_db = ((dt, stored), *recent[:1])
+    return stored
 
 
 def from_db(value: datetime) -> datetime:
