@@ -305,7 +305,7 @@ def _clean_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, str]]:
                 line_number,
                 f"record is {len(text)} characters long; a BgMax record has at most {LINE_WIDTH}",
             )
-        control = _CONTROL.search(text)
+        control = None if text.isprintable() else _CONTROL.search(text)  # printable: no control
         if control:
             raise BgMaxError(
                 line_number,
@@ -382,6 +382,27 @@ def _parse_opening(line: int, text: str) -> OpeningRecord:
 
 
 def _parse_payment(line: int, text: str) -> PaymentRecord:
+    tk = text[:2]
+    # The usual record: every numeric field (columns 3-12 and 38-70) digits, no deduction code.
+    # Anything else goes field by field below, so an error names its columns.
+    numeric = text[2:12] + text[37:70]
+    if numeric.isascii() and numeric.isdigit() and (tk == "20" or text[70] == " "):
+        return PaymentRecord(
+            line_number=line,
+            tk=tk,
+            sender_bankgiro=str(int(text[2:12])),
+            reference=text[12:37].strip() or None,
+            amount_ore=int(text[37:55]),
+            reference_code=int(text[55]),
+            channel_code=int(text[56]),
+            bgc_serial=text[57:69],
+            image_mark=int(text[69]),
+            deduction_code=None,
+        )
+    return _parse_payment_fields(line, text)
+
+
+def _parse_payment_fields(line: int, text: str) -> PaymentRecord:
     tk = text[:2]
     deduction_code = None
     if tk == "21" and _field(text, 71, 71).strip():
@@ -608,8 +629,9 @@ class Payment:
         in it, nor line numbers), so importing the same file twice, or the same deposit in a
         re-delivered file, gives the same ids.
         """
+        day = self.payment_date
         return (
-            f"bgmax:{self.recipient_bankgiro}:{self.payment_date:%Y%m%d}:"
+            f"bgmax:{self.recipient_bankgiro}:{day.year:04d}{day.month:02d}{day.day:02d}:"
             f"{self.deposit_serial:05d}:{self.bgc_serial}:{self.index_in_section}"
         )
 

@@ -74,12 +74,13 @@ def import_bgmax(app: App, path: Path, *, allow_test: bool = False,
 
 
 def _event(p: Payment, occurred_at: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"payment_id": p.payment_id, "amount": kronor_str(p.amount_ore),
+    payment_id = p.payment_id  # a property that formats: once
+    data: dict[str, Any] = {"payment_id": payment_id, "amount": kronor_str(p.amount_ore),
                             "paid_on": p.payment_date.isoformat(), "reference": p.reference, "channel": "bankgiro"}
-    payer = {k: v for k, v in (("name", (p.payer_name or "")[:200] or None),) if v}
-    if payer:
-        data["payer"] = payer
-    return {"id": p.payment_id, "type": "payment-received", "version": 1, "occurred_at": occurred_at,
+    name = (p.payer_name or "")[:200]
+    if name:
+        data["payer"] = {"name": name}
+    return {"id": payment_id, "type": "payment-received", "version": 1, "occurred_at": occurred_at,
             "source": "bgmax-import", "data": data}
 
 

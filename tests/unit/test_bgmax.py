@@ -10,6 +10,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from likvid import bgmax
 from likvid.bgmax import BgMaxError, ExtraReference
@@ -425,3 +427,26 @@ def test_large_file_streams_in_small_memory(tmp_path: Path) -> None:
     assert write_peak < limit, write_peak
     assert verify_peak < limit, verify_peak
     assert payments_peak < limit, payments_peak
+
+
+# --- The quick parse of a TK20/TK21 gives what the field-by-field parse gives -----------------
+
+_COLUMN_CHARS = "0123456789 A²\u0660-"
+
+
+@given(tk=st.sampled_from(["20", "21"]),
+       body=st.text(alphabet=_COLUMN_CHARS, min_size=78, max_size=78),
+       digits=st.text(alphabet="0123456789", min_size=78, max_size=78),
+       plain=st.booleans())
+def test_quick_payment_parse_matches_the_field_by_field_one(tk: str, body: str, digits: str, plain: bool) -> None:
+    """``_parse_payment`` takes a shortcut when every numeric column is digits; whatever the
+    line, it returns the record, or raises the error, that the field-by-field parse does."""
+    text = tk + (digits[:68] + body[68:] if plain else body)
+    try:
+        expected = bgmax._parse_payment_fields(7, text)
+    except BgMaxError as exc:
+        with pytest.raises(BgMaxError) as raised:
+            bgmax._parse_payment(7, text)
+        assert str(raised.value) == str(exc)
+    else:
+        assert bgmax._parse_payment(7, text) == expected
