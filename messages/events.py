@@ -88,7 +88,7 @@ _CONTROL_EXCEPT_NEWLINE_AND_TAB = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _single_line(value: str) -> str:
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):  # printable: no control character
         raise fail("must not contain control characters")
     if not value.strip():
         raise fail("must not be blank")

@@ -15,6 +15,10 @@ def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+#: A digit to the digit sum of its double (Luhn): 5 -> 10 -> 1.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_check_digit(digits: str) -> str:
     """The Luhn ("10-modul") check digit to append to `digits`.
 
@@ -23,12 +27,8 @@ def luhn_check_digit(digits: str) -> str:
     if not _is_digits(digits):
         raise ValueError("must contain only digits")
     # From the right: every other digit doubled (its digit sum taken), starting with the last.
-    total = 0
-    for position, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if not position % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+    backwards = digits[::-1]
+    total = sum(map(int, backwards[0::2].translate(_DOUBLED))) + sum(map(int, backwards[1::2]))
     return str(-total % 10)
 
 

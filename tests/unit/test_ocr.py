@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from likvid.rules.ocr import generate_ocr, is_valid_ocr, luhn_check_digit, validate_ocr
 
@@ -119,3 +121,18 @@ def test_bankgirot_example_file() -> None:
     assert references == ocr_references(EXAMPLE_LINES.splitlines())
     for ref in references:
         validate_ocr(ref, require_length_digit=True)
+
+
+def _luhn_by_the_book(digits: str) -> str:
+    """The check digit as Bankgirot describes it: from the right, weights 2, 1, 2, 1, ...; the
+    digits of each product added; the check digit makes the sum a multiple of ten."""
+    total = 0
+    for position, ch in enumerate(reversed(digits)):
+        product = int(ch) * (2 if position % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    return str((10 - total % 10) % 10)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=30))
+def test_luhn_check_digit_matches_the_textbook_rule(digits: str) -> None:
+    assert luhn_check_digit(digits) == _luhn_by_the_book(digits)
