@@ -129,10 +129,11 @@ class ServiceEnvironment:
 
 
 @contextlib.contextmanager
-def service_environment(pg: Any, workdir: Path) -> Iterator[ServiceEnvironment]:
+def service_environment(pg: Any, workdir: Path, scheduler_interval_ms: int | None = 100) -> Iterator[ServiceEnvironment]:
     """A fresh PostgreSQL database on ``pg``, a private non-persistent Redis and the service's
-    environment (simulated clock, scheduler every 100 ms, relay every 10 ms, default policy)
-    in ``os.environ`` for the processes started inside, all in a new directory under
+    environment (simulated clock, scheduler every ``scheduler_interval_ms``, 100 ms unless
+    given, None for the service's default; relay every 10 ms; default policy) in
+    ``os.environ`` for the processes started inside, all in a new directory under
     ``workdir``. Engines are disposed on entry and exit.
 
     Always cleaned up afterwards: Redis stopped, ``os.environ`` restored, the database
@@ -154,9 +155,10 @@ def service_environment(pg: Any, workdir: Path) -> Iterator[ServiceEnvironment]:
             "LIKVID_DATABASE_URL": db_url,
             "LIKVID_REDIS_URL": redis.url,
             "LIKVID_CLOCK": "simulated",
-            "LIKVID_SCHEDULER_INTERVAL_MS": "100",
             "LIKVID_RELAY_INTERVAL_MS": "10",
         }
+        if scheduler_interval_ms is not None:  # None: the service's default
+            env["LIKVID_SCHEDULER_INTERVAL_MS"] = str(scheduler_interval_ms)
         os.environ.pop("LIKVID_POLICY", None)
         os.environ.update(env)  # the service's children inherit it
         settings = Settings.from_env(env)
