@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
+from likvid import jsontext
+
 #: Milliseconds a SQLite writer waits for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -46,6 +48,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            json_serializer=jsontext.dumps, json_deserializer=jsontext.loads,
         )
 
         @event.listens_for(engine, "connect")
@@ -66,7 +69,8 @@ def make_engine(url: str) -> Engine:
         return engine
     _register_array_text()
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                         connect_args={"options": POSTGRES_OPTIONS})
+                         connect_args={"options": POSTGRES_OPTIONS},
+                         json_serializer=jsontext.dumps, json_deserializer=jsontext.loads)
 
 
 #: Planner settings for this service's sessions on PostgreSQL. Every statement is planned for

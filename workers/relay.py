@@ -8,7 +8,6 @@ every published but unprocessed row is published again: that is how it is refill
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -21,6 +20,7 @@ import redis
 from sqlalchemy import Row, case, select, update
 from sqlalchemy.orm import Session
 
+from likvid import jsontext
 from likvid.clock import to_db
 from likvid.correlation import OPTION
 from likvid.db import among, is_sqlite, transaction
@@ -115,7 +115,7 @@ class Relay:
         events: list[str] = []
         for row in rows:
             if row.queue == QUEUE_OUTBOUND:
-                events += (_json(event) for event in outbound_events(row.payload))
+                events += (jsontext.dumps(event) for event in outbound_events(row.payload))
             else:
                 self._enqueue(row)
         # Each event its own stream entry, in order; many in one command (XADD_MANY), as one
@@ -227,6 +227,3 @@ class Wakeup:
                 self.conn.close()
             self.conn = None
 
-
-def _json(payload: object) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

@@ -22,7 +22,6 @@ for a surplus (tests/flow/test_payment_batch.py compares both paths on SQLite an
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from likvid import jsontext
 from likvid.clock import to_db
 from likvid.db import among, is_sqlite
 from likvid.messages import Event
@@ -110,7 +110,7 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     # JSON columns go as text; the others as they are (the columns are known, not guessed per value).
     as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
     extra = list(defaults.values())
-    dumps = json.dumps
+    dumps = jsontext.dumps
     conn = s.connection().connection.driver_connection
     with conn.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
