@@ -158,10 +158,13 @@ def event_to_json(event: Event) -> dict[str, Any]:
     except for customer-updated, whose data keeps only the fields that were given.
     """
     document = event.model_dump(mode="json", exclude={"data"})
-    document["data"] = event.data.model_dump(
-        mode="json", exclude_unset=isinstance(event.data, CustomerUpdated)
-    )
+    document["data"] = data_to_json(event)
     return document
+
+
+def data_to_json(event: Event) -> dict[str, Any]:
+    """The contract form of the event's ``data`` alone, as in ``event_to_json``."""
+    return event.data.model_dump(mode="json", exclude_unset=isinstance(event.data, CustomerUpdated))
 
 
 class _DuplicateKey(ValueError):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from likvid.clock import SystemClock, to_db
 from likvid.correlation import current as current_correlation
 from likvid.ids import hex_id
-from likvid.messages import OUTBOUND_EVENT_TYPES, Event, event_to_json
+from likvid.messages import OUTBOUND_EVENT_TYPES, Event, data_to_json
 from likvid.models import OutboxMessage, TimelineEntry, Timer
 
 #: Queue names, grouped by workload so each group scales alone (`likvid worker --queues`).
@@ -122,7 +122,7 @@ def inbox_row(event: Event, received_at: datetime, status: str = "applied") -> d
     """The ``events`` row (the ingest inbox: the event once, its id the idempotency key) of an
     accepted event, as column values; ``received_at`` as stored (``to_db``)."""
     return {"id": event.id, "type": event.type, "source": event.source, "occurred_at": to_db(event.occurred_at),
-            "received_at": received_at, "data": event_to_json(event)["data"], "status": status}
+            "received_at": received_at, "data": data_to_json(event), "status": status}
 
 
 def record_rows(
