@@ -41,7 +41,7 @@ class Claim(Base):
     """An invoice as a claim in the customer ledger, and where it stands in the chain."""
 
     __tablename__ = "claims"
-    # The case alone is indexed, not its status or stage, and PostgreSQL keeps 15% of each
+    # The case alone is indexed, not its status or stage, and PostgreSQL keeps half of each
     # page free (migration 0010): a change of status or stage is then an update in place.
     __table_args__ = (
         Index("ix_claims_case", "case_id"),

@@ -140,9 +140,11 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
     for t in targets:
         if t.ocr_reference in refs:
             by_ocr[t.ocr_reference].append(t.invoice_id)
+    # A case's own OCR reference is looked up only for the references no single claim has.
+    case_refs = {r for r in refs if len(by_ocr.get(r, ())) != 1}
     case_by_ocr = dict(s.execute(
-        select(CollectionCase.ocr_reference, CollectionCase.id).where(among(s, CollectionCase.ocr_reference, refs))
-    ).all()) if refs else {}
+        select(CollectionCase.ocr_reference, CollectionCase.id).where(among(s, CollectionCase.ocr_reference, case_refs))
+    ).all()) if case_refs else {}
 
     def target(d: Any) -> tuple[str | None, int | None]:
         """As ``payments.find_target``: (claim, its case) or (None, the case paid or None)."""
