@@ -258,6 +258,17 @@ def cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def postgres_cpu_by_pid() -> dict[int, float]:
+    """CPU seconds so far of every running ``postgres`` process on the machine, by pid."""
+    seen: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().startswith("postgres"):
+                    seen[int(entry.name)] = cpu_seconds(int(entry.name))
+    return seen
+
+
 def process_group(pgid: int) -> list[int]:
     """The ids of the live processes in process group ``pgid``."""
     pids = []

@@ -17,7 +17,6 @@ waiting for the rows, so it counts this process's formatting too.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import json
@@ -34,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
-from bench.common import cpu_seconds, scratch_database, start_redis  # noqa: E402
+from bench.common import postgres_cpu_by_pid, scratch_database, start_redis  # noqa: E402
 
 #: Server options for ``--statements``: pg_stat_statements preloaded, nested statements too
 #: (a foreign key's check runs inside the COPY that triggers it).
@@ -43,13 +42,7 @@ STATEMENTS_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_
 
 def _postgres_cpu_s() -> float:
     """User + system CPU seconds of every running ``postgres`` process on the machine."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().startswith("postgres"):
-                    total += cpu_seconds(int(entry.name))
-    return total
+    return sum(postgres_cpu_by_pid().values())
 
 
 def main(argv: list[str] | None = None) -> int:
