@@ -7,6 +7,7 @@ demo or a test can live through months in seconds (EVENTS.md "Time").
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,24 +20,28 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 SIMULATED_EPOCH = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
 
 
-#: The last two instants ``to_db`` converted, with their results. A set-based path converts
-#: the same business ``now`` and wall-clock instant for every row it writes; the identity test
-#: is exact (the tuple keeps each instant alive, so no other object can share its id) and
-#: swapping a tuple is atomic across threads.
-_recent_to_db: tuple[tuple[datetime, datetime], ...] = ()
+class _Recent(threading.local):
+    """Per thread, the last two instants ``to_db`` converted, with their results. A set-based
+    path converts the same business ``now`` and wall-clock instant for every row it writes;
+    per thread, because a worker's threads each write with their own. The identity test is
+    exact: the pair keeps each instant alive, so no other object can share its id."""
+
+    pairs: tuple[tuple[datetime, datetime], ...] = ()
+
+
+_recent = _Recent()
 
 
 def to_db(dt: datetime) -> datetime:
     """An aware instant as the naive UTC value every table stores."""
-    global _recent_to_db
-    recent = _recent_to_db
+    recent = _recent.pairs
     for seen, stored in recent:
         if seen is dt:
             return stored
     if dt.tzinfo is None:
         raise ValueError("naive datetime given where an instant is needed")
     stored = dt.astimezone(UTC).replace(tzinfo=None)
-    _recent_to_db = ((dt, stored), *recent[:1])
+    _recent.pairs = ((dt, stored), *recent[:1])
     return stored
 
 

@@ -61,3 +61,24 @@ def test_to_db_converts_each_instant_even_when_it_remembers_the_last_ones() -> N
     assert to_db(equal_but_other) == datetime(2026, 3, 29, 0, 30)
     with pytest.raises(ValueError, match="naive"):
         to_db(datetime(2026, 1, 1))
+
+
+def test_to_db_in_threads_converts_each_threads_own_instants() -> None:
+    import threading
+
+    wrong: list[tuple[datetime, datetime]] = []
+
+    def convert(hours: int) -> None:
+        mine = [datetime(2026, 3, 29, 0, 30, tzinfo=STOCKHOLM) + timedelta(hours=hours + h) for h in range(3)]
+        for _ in range(20_000):
+            for dt in mine:
+                got = to_db(dt)
+                if got != dt.astimezone(UTC).replace(tzinfo=None):
+                    wrong.append((dt, got))
+
+    threads = [threading.Thread(target=convert, args=(k * 5,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
