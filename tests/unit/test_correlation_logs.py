@@ -100,3 +100,14 @@ def test_show_invoice_s_plain_output_lists_the_ids() -> None:
 
     assert human({"invoice_id": "I1", "correlation_ids": ["ev-1", "ev-2"]}).splitlines() == [
         "invoice_id: I1", "correlation_ids: 2", "  - ev-1", "  - ev-2"]
+
+
+def test_a_batch_s_ids_are_masked_each_as_if_alone() -> None:
+    from likvid.logs import correlations_of
+    from likvid.rules.identity import mask_identities_in_text
+
+    ids = ["811218-9876", "8112189876", "19811218+9876", "bgmax:9912346:20260110:00001:000000000017:17", "ev-1",
+           "811218", "9876", "12345678901", "ab\ncd 811218-9876", 42]
+    record = logging.makeLogRecord({"correlation_ids": ids})
+    assert correlations_of(record) == [mask_identities_in_text(str(i)) for i in ids]
+    assert correlations_of(logging.makeLogRecord({"correlation_ids": []})) is None
