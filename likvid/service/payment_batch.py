@@ -72,7 +72,7 @@ PLAN_IN_PLAY = ("proposed", "active")
 OVERPAYMENT_BASIS = "no open claim left with the creditor: refund by staff"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Claim:
     invoice_id: str
     case_id: int
@@ -87,7 +87,7 @@ class _Claim:
         return sum(self.balance.values())
 
 
-@dataclass
+@dataclass(slots=True)
 class _Taken:
     event: Event
     case_id: int
@@ -270,7 +270,9 @@ def _allocate(claim: _Claim, open_claims: list[_Claim], amount: int, order: Any,
     if not claim.open:
         return None
     ordered = [claim] + [c for c in open_claims if c.invoice_id != claim.invoice_id]
-    parts, surplus = allocate(amount, [(c.invoice_id, Balance(**{k: c.balance.get(k, 0) for k in ("capital", "fee", "interest")}))
+    parts, surplus = allocate(amount, [(c.invoice_id, Balance(capital=c.balance.get("capital", 0),
+                                                              fee=c.balance.get("fee", 0),
+                                                              interest=c.balance.get("interest", 0)))
                                        for c in ordered], order)
     by_claim: dict[str, int] = {}
     for cid, _component, amt in parts:
