@@ -9,7 +9,10 @@ Where orjson refuses a value the standard library takes (a lone surrogate, an in
 64 bits), ``dumps`` writes it with the standard library, ``\\u`` escapes and all, so nothing
 that was writable before fails now; ``loads`` likewise reads what orjson refuses (a lone
 surrogate's escape) with the standard library, which raises as before on text that is not
-JSON at all.
+JSON at all. Two values are written differently, both for the better: a float that is not a
+number (NaN, infinity) becomes ``null`` where the standard library wrote ``NaN``, which is not
+JSON and which PostgreSQL's json type refuses; a date or datetime is written in ISO 8601
+where the standard library raised. Amounts are integer öre, never floats.
 """
 
 from __future__ import annotations

@@ -59,3 +59,7 @@ def test_broker_messages_round_trip_and_bad_bytes_raise_decode_error() -> None:
     for bad in (b"{not json", b"\xff\xfe", b"[1, 2]"):
         with pytest.raises(DecodeError):
             enc.decode(bad)
+
+
+def test_not_a_number_is_written_as_null_not_as_invalid_json() -> None:
+    assert jsontext.dumps({"x": float("nan"), "y": float("inf")}) == '{"x":null,"y":null}'
