@@ -36,10 +36,7 @@ def dumpb(value: Any) -> bytes:
 
 def dumps(value: Any) -> str:
     """``value`` as compact JSON text."""
-    try:
-        return orjson.dumps(value, option=_OPTIONS).decode("utf-8")
-    except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"))
+    return dumpb(value).decode("utf-8")
 
 
 def loads(text: str | bytes | bytearray) -> Any:
