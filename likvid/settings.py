@@ -69,7 +69,7 @@ class Settings:
             outbound_jsonl=env.get("LIKVID_OUTBOUND_JSONL") or None,
             worker_metrics_port=_port(env, "LIKVID_WORKER_METRICS_PORT"),
             worker_metrics_host=env.get("LIKVID_WORKER_METRICS_HOST") or "127.0.0.1",
-            gc_threshold=_count(env, "LIKVID_GC_THRESHOLD", 50_000),
+            gc_threshold=whole_number(env, "LIKVID_GC_THRESHOLD", 50_000),
         )
 
     @property
@@ -94,13 +94,13 @@ class Settings:
         return str(data["redis_url"])
 
 
-def _count(env: dict[str, str], name: str, default: int) -> int:
-    """A whole number from ``env[name]`` (0 or more): the default when unset or empty."""
+def whole_number(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole number from ``env[name]`` (``minimum`` or more): the default when unset or empty."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()):
-        raise SystemExit(f"{name}: must be a whole number (0 or more), not {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= minimum):
+        raise SystemExit(f"{name}: must be a whole number ({minimum} or more), not {raw!r}")
     return int(raw)
 
 

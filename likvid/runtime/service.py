@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from likvid.runtime.redis_server import RedisServer
-from likvid.settings import Settings
+from likvid.settings import Settings, whole_number
 
 log = logging.getLogger("likvid.up")
 
@@ -179,10 +179,8 @@ def worker_environment(env: dict[str, str]) -> dict[str, str]:
     121.5 invoices/s, one per thread 124.8, two 149.9, one 134.4). Queues whose messages wait
     on the network rather than the CPU (email, one letter a message) get more sends in flight
     from a worker group of their own: ``LIKVID_WORKER_PREFETCH=8 likvid worker --queues email``."""
-    prefetch = env.get("LIKVID_WORKER_PREFETCH", "").strip() or str(WORKER_PREFETCH)
-    if not (prefetch.isascii() and prefetch.isdigit() and int(prefetch) > 0):
-        raise SystemExit(f"LIKVID_WORKER_PREFETCH: must be a whole number of messages (1 or more), not {prefetch!r}")
-    return {"dramatiq_worker_timeout": str(WORKER_POLL_MS), "dramatiq_queue_prefetch": prefetch, **env}
+    prefetch = whole_number(env, "LIKVID_WORKER_PREFETCH", WORKER_PREFETCH, minimum=1)
+    return {"dramatiq_worker_timeout": str(WORKER_POLL_MS), "dramatiq_queue_prefetch": str(prefetch), **env}
 
 
 def worker_argv(processes: int, threads: int, queues: tuple[str, ...] = (), *, metrics: bool = False) -> list[str]:
