@@ -56,11 +56,10 @@ if __package__ in (None, ""):  # `python bench/bgmax_import.py`
 from bench.common import (
     ENV_POSTGRES,
     ROOT,
-    cpu_seconds,
+    CpuMeter,
     log,
     machine_description,
     median,
-    postgres_cpu_by_pid,
     process_group,
     status_kib,
 )  # noqa: E402
@@ -169,12 +168,6 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def service_cpu(service: Any) -> dict[str, float]:
-    """CPU seconds used so far by all processes of each service child."""
-    return {child.name: sum(cpu_seconds(p) for p in process_group(child.proc.pid))
-            for child in service.children if child.proc is not None}
-
-
 def service_peaks(service: Any) -> dict[str, list[float]]:
     """Peak RSS (MB) of every process of each service child (workers: the CLI and its workers)."""
     return {child.name: sorted((round(_peak_mb(p), 1) for p in process_group(child.proc.pid)), reverse=True)
@@ -211,12 +204,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
             threading.Thread(target=service.supervise, daemon=True, name="supervise").start()
             time.sleep(5)  # the workers boot (not timed)
 
-            cpu0 = service_cpu(service)
-            # PostgreSQL's server processes, sampled every second: a backend that ends (the
-            # import command's) takes its count with it, so its last sample stands in.
-            pg0 = postgres_cpu_by_pid()
-            pg_last = dict(pg0)
-            polls = 0
+            meter = CpuMeter(service).start()
             likvid = [sys.executable, "-m", "likvid", "import", "bgmax", str(file)]
             out = open(home / "import.log", "wb")  # noqa: SIM115 - handed to the child
             t0 = time.perf_counter()
@@ -254,16 +242,13 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                             break
                     if time.perf_counter() > deadline:
                         raise SystemExit(f"only {applied:,} of {n:,} payments applied after {timeout:.0f} s")
-                    polls += 1
-                    if polls % 20 == 0:
-                        pg_last.update(postgres_cpu_by_pid())
                     time.sleep(0.05)
             elapsed = time.perf_counter() - t0
-            pg_last.update(postgres_cpu_by_pid())
-            pg_cpu_s = sum(seconds - pg0.get(pid, 0.0) for pid, seconds in pg_last.items())
+            cpu = meter.stop()
+            cpu.pop("this process")  # the benchmark's own polling
+            pg_cpu_s = cpu.pop("postgresql")
             out.close()
             peaks = service_peaks(service)
-            cpu = {name: round(s - cpu0.get(name, 0.0), 2) for name, s in service_cpu(service).items()}
             with read_session(app.db) as s:
                 q = lambda sql: int(s.execute(text(sql)).scalar() or 0)  # noqa: E731
                 check = {
@@ -366,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
           + "; ".join(f"round {i}: {r['cpu_s']}" for i, r in enumerate(runs, start=1)))
     print(f"PostgreSQL's CPU per payment (every postgres process on the machine): median {pg_ms:.2f} ms; "
           + "; ".join(f"round {i}: {r['postgres_cpu_s']} s" for i, r in enumerate(runs, start=1)))
+    all_ms = median(r["cpu_ms_per_payment"] + r["postgres_cpu_ms_per_payment"] for r in runs)
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / all_ms
+    print(f"ceiling: {cores} cores busy all the time at the median {all_ms:.2f} ms per payment (PostgreSQL included) "
+          f"would give {ceiling:,.0f} payments/s; {TARGET_PER_S:,} needs at most {cores * 1000 / TARGET_PER_S:.2f} ms")
     print(f"payments/s median {rate_med:,.0f} (target >= {TARGET_PER_S:,}); ratio to raw no-op {rate_med / raw_med:.3f}; "
           f"peak RSS: import {import_rss:.0f} MB, largest worker process {worker_rss:.0f} MB (target < {TARGET_RSS_MB}) "
           f"{'PASS' if passed else 'FAIL'}")
@@ -375,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         "payments": args.payments, "runs": args.runs, "raw_noop_msgs_per_s_median": round(raw_med, 1),
         "payments_per_s_median": round(rate_med, 1), "cpu_ms_per_payment_median": cpu_ms,
         "postgres_cpu_ms_per_payment_median": pg_ms, "ratio": round(rate_med / raw_med, 4),
+        "ceiling_payments_per_s": round(ceiling, 1),
         "import_peak_rss_mb": round(import_rss, 1), "worker_peak_rss_mb": round(worker_rss, 1),
         "target_payments_per_s": TARGET_PER_S, "target_rss_mb": TARGET_RSS_MB, "pass": passed,
         "raw_noop_msgs_per_s_runs": [round(r, 1) for r in raw],

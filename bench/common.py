@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -267,6 +268,49 @@ def postgres_cpu_by_pid() -> dict[int, float]:
                 if (entry / "comm").read_text().startswith("postgres"):
                     seen[int(entry.name)] = cpu_seconds(int(entry.name))
     return seen
+
+
+def service_cpu(service: Any) -> dict[str, float]:
+    """CPU seconds used so far by all processes of each child of a ``likvid.runtime.service.Service``."""
+    return {child.name: sum(cpu_seconds(p) for p in process_group(child.proc.pid))
+            for child in service.children if child.proc is not None}
+
+
+class CpuMeter:
+    """CPU seconds spent between ``start()`` and ``stop()`` by a service's children (by name),
+    by this process and by PostgreSQL's server processes. PostgreSQL's are sampled every
+    ``interval`` seconds in a thread: a backend that ends takes its count with it, so its
+    last sample stands in."""
+
+    def __init__(self, service: Any, interval: float = 0.5) -> None:
+        self.service, self.interval = service, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> CpuMeter:
+        self._service0 = service_cpu(self.service)
+        self._self0 = time.process_time()
+        self._pg0 = postgres_cpu_by_pid()
+        self._pg_last = dict(self._pg0)
+        self._thread = threading.Thread(target=self._sample, daemon=True, name="cpu-meter")
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._pg_last.update(postgres_cpu_by_pid())
+
+    def stop(self) -> dict[str, float]:
+        """Seconds per service child, plus ``this process`` and ``postgresql``."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        own = time.process_time() - self._self0
+        self._pg_last.update(postgres_cpu_by_pid())
+        used = {name: s - self._service0.get(name, 0.0) for name, s in service_cpu(self.service).items()}
+        used["this process"] = own
+        used["postgresql"] = sum(s - self._pg0.get(pid, 0.0) for pid, s in self._pg_last.items())
+        return {name: round(s, 2) for name, s in used.items()}
 
 
 def process_group(pgid: int) -> list[int]:

@@ -71,6 +71,7 @@ if __package__ in (None, ""):  # `python bench/pipeline_burst.py`, or dramatiq's
 
 from bench.common import (  # noqa: E402
     ENV_POSTGRES,
+    CpuMeter,
     bench_workdir,
     log,
     machine,
@@ -326,6 +327,7 @@ def pipeline_run(
 
             # Timed: the burst, through to rendered reminders.
             wall0 = to_db(SystemClock().now())
+            meter = CpuMeter(service).start()
             t0 = time.perf_counter()
             results, accepted = publish_lines(app, lines)
             t1 = time.perf_counter()
@@ -334,6 +336,7 @@ def pipeline_run(
             stops = advance_to(app, datetime.fromisoformat(UNTIL), wait=True, timeout=timeout)
             t3 = time.perf_counter()
             elapsed = t3 - t0
+            cpu = meter.stop()
 
             # Verify.
             bad = [r for r in results if r["status"] != "accepted"]
@@ -419,6 +422,8 @@ def pipeline_run(
                 "start_s": overhead["start_s"],
                 "check": check,
                 "phases": phases,
+                "cpu_s": cpu,
+                "cpu_ms_per_invoice": round(1000 * sum(cpu.values()) / invoices, 2),
             }
         finally:
             mark = time.perf_counter()
@@ -545,6 +550,14 @@ def main(argv: list[str] | None = None) -> int:
                 for actor, ph in sorted(p["phases"].items())
             )
         )
+    print("CPU per invoice in the timed part, ms (this process: publishing and walking the clock; Redis not counted):")
+    for i, p in enumerate(runs, start=1):
+        print(f"{i:>4} " + ", ".join(f"{name} {1000 * sec / args.invoices:.2f}" for name, sec in p["cpu_s"].items())
+              + f"; total {p['cpu_ms_per_invoice']:.2f}")
+    cpu_med = statistics.median(r["cpu_ms_per_invoice"] for r in runs)
+    ceiling = mach["cores"] * 1000 / cpu_med
+    print(f"ceiling: {mach['cores']} cores busy all the time at the median {cpu_med:.2f} ms per invoice would give "
+          f"{ceiling:,.0f} events/s, {ceiling / raw_med:.3f} of the raw figure")
     print(f"ratio pipeline/raw = {ratio:.4f}   target >= {TARGET_RATIO}   {verdict}")
     print(
         f"baseline: {raw_impl}, {args.raw_messages} no-op messages, {RAW_PROCESSES} processes x {RAW_THREADS} threads; "
@@ -562,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
                 "pipeline_events_per_s_median": round(pipe_med, 1),
                 "ratio": round(ratio, 4),
                 "target_ratio": TARGET_RATIO,
+                "cpu_ms_per_invoice_median": cpu_med,
+                "ceiling_events_per_s": round(ceiling, 1),
+                "ceiling_ratio": round(ceiling / raw_med, 4),
                 "pass": ratio >= TARGET_RATIO,
                 "raw_noop_msgs_per_s_runs": [round(r, 1) for r in raw],
                 "pipeline_runs": [
