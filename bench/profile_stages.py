@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import postgres_cpu_by_pid, scratch_database  # noqa: E402
 from bench.pipeline_burst import START, UNTIL, customer_events, invoice_events  # noqa: E402
 
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         event.listen(engine_for(db_url), "before_cursor_execute", count)
         wall: dict[str, float] = defaultdict(float)
         cpu: dict[str, float] = defaultdict(float)
+        pg_cpu: dict[str, float] = defaultdict(float)
         sql: dict[str, int] = defaultdict(int)
         msgs: dict[str, int] = defaultdict(int)
         profiler = cProfile.Profile()
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not timing[0]:
                     return super().run(row_id, actor, a)
                 s0, w0, c0 = statements[0], time.perf_counter(), time.process_time()
+                pg0 = sum(postgres_cpu_by_pid().values())
                 if actor == args.profile:
                     profiler.enable()
                 super().run(row_id, actor, a)
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     profiler.disable()
                 wall[actor] += time.perf_counter() - w0
                 cpu[actor] += time.process_time() - c0
+                pg_cpu[actor] += sum(postgres_cpu_by_pid().values()) - pg0
                 sql[actor] += statements[0] - s0
                 msgs[actor] += 1
 
@@ -112,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         n = args.invoices
         print(f"{'one by one' if args.one_by_one else 'set-based'}: {n} invoices, {customers} customers: {reminded} reminded, {letters} letters sent, {dead} dead letters; "
               f"{elapsed:.2f} s in all ({n / elapsed:.1f} invoices/s, one thread)")
-        print("| actor | messages | wall ms/invoice | CPU ms/invoice | SQL/invoice |")
-        print("|---|---:|---:|---:|---:|")
+        print("| actor | messages | wall ms/invoice | CPU ms/invoice | PostgreSQL CPU ms/invoice | SQL/invoice |")
+        print("|---|---:|---:|---:|---:|---:|")
         for actor in sorted(wall):
-            print(f"| {actor} | {msgs[actor]} | {1000 * wall[actor] / n:.2f} | {1000 * cpu[actor] / n:.2f} | {sql[actor] / n:.2f} |")
-        tw, tc, ts = sum(wall.values()), sum(cpu.values()), sum(sql.values())
-        print(f"| **total** | | **{1000 * tw / n:.2f}** | **{1000 * tc / n:.2f}** | **{ts / n:.2f}** |")
-        print(json.dumps({"invoices": n, "elapsed_s": elapsed, "wall": wall, "cpu": cpu, "sql": sql, "load": os.getloadavg()}))
+            print(f"| {actor} | {msgs[actor]} | {1000 * wall[actor] / n:.2f} | {1000 * cpu[actor] / n:.2f} | "
+                  f"{1000 * pg_cpu[actor] / n:.2f} | {sql[actor] / n:.2f} |")
+        tw, tc, tp, ts = sum(wall.values()), sum(cpu.values()), sum(pg_cpu.values()), sum(sql.values())
+        print(f"| **total** | | **{1000 * tw / n:.2f}** | **{1000 * tc / n:.2f}** | **{1000 * tp / n:.2f}** | **{ts / n:.2f}** |")
+        print(json.dumps({"invoices": n, "elapsed_s": elapsed, "wall": wall, "cpu": cpu, "pg_cpu": pg_cpu, "sql": sql,
+                          "load": os.getloadavg()}))
         if args.profile:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
