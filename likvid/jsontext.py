@@ -45,3 +45,14 @@ def loads(text: str | bytes | bytearray) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def utf8_clean(value: Any) -> bool:
+    """True when every string and key in ``value`` is valid Unicode text: orjson writes it (it
+    refuses a lone surrogate, which UTF-8 cannot hold). False says only "look closer": orjson
+    also refuses what is not JSON at all (a set, an integer past 64 bits)."""
+    try:
+        orjson.dumps(value, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return False
+    return True

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from likvid import jsontext
 from likvid.clock import to_db
 from likvid.correlation import correlated
 from likvid.db import present, transaction
@@ -251,15 +252,24 @@ def _lone_surrogate(value: Any, path: str = "") -> str | None:
     return None
 
 
-def validate(raw: Any) -> tuple[Event | None, Result]:
-    """Parse one raw event (dict, JSON text or bytes) without touching the database."""
+def decoded_and_clean(raws: list[Any]) -> bool:
+    """True when every one of ``raws`` is an already decoded event (a dict) and no string or
+    key in any of them holds a lone surrogate: one orjson pass over the whole batch (under a
+    microsecond an event) instead of a walk through each (3-5). Text still to be decoded can
+    hold escapes that decode to one, so a batch with any is not cleared here."""
+    return all(type(raw) is dict for raw in raws) and jsontext.utf8_clean(raws)
+
+
+def validate(raw: Any, clean: bool = False) -> tuple[Event | None, Result]:
+    """Parse one raw event (dict, JSON text or bytes) without touching the database.
+    ``clean``: ``raw`` is a dict of valid Unicode text (``decoded_and_clean``)."""
     doc = raw
     if isinstance(raw, str | bytes | bytearray):
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError):
             doc = None  # parse_event says why
-    where = _lone_surrogate(doc)
+    where = None if clean else _lone_surrogate(doc)
     if where is not None:
         eid = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else None
         reason = "must be valid Unicode text (it holds a lone surrogate)"
@@ -292,7 +302,8 @@ def handle(app: App, raws: list[Any], message_id: str | None = None) -> list[Res
 
     from likvid.service.batches import quarantine
 
-    checked = [(raw, *validate(raw)) for raw in raws]
+    clean = decoded_and_clean(raws)
+    checked = [(raw, *validate(raw, clean)) for raw in raws]
     try:
         return _apply_checked(app, checked, message_id)
     except DBAPIError:

@@ -35,6 +35,7 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
     as_json = True  # every accepted event holds only JSON types (a datetime is valid in a dict)
+    clean = isinstance(lines, list) and ingest.decoded_and_clean(lines)  # (the BgMax import's batches)
     for number, line in enumerate(lines, start=1):
         if isinstance(line, dict):
             raw: Any = line
@@ -50,7 +51,7 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
                 rejected.append((line, res))
                 results.append(res.as_dict())
                 continue
-        event, res = ingest.validate(raw)
+        event, res = ingest.validate(raw, clean)
         if event is None:
             rejected.append((raw, res))
         else:
