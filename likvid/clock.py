@@ -21,10 +21,13 @@ SIMULATED_EPOCH = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
 
 
 class _Recent(threading.local):
-    """Per thread, the last two instants ``to_db`` converted, with their results. A set-based
-    path converts the same business ``now`` and wall-clock instant for every row it writes;
-    per thread, because a worker's threads each write with their own. The identity test is
-    exact: the pair keeps each instant alive, so no other object can share its id."""
+    """Per thread, the two instants ``to_db`` used last, with their results, the last used
+    first. A set-based path converts the same business ``now`` for every row it writes, and
+    between them each event's own time once: a hit moves to the front, so the events' times
+    take turns in the second place and never push ``now`` out. Per thread, because a worker's
+    threads each write with their own. The identity test is exact: the pair keeps each instant
+    alive, so no other object can share its id (equality would not do: two wall times in the
+    autumn's repeated hour compare equal in one zone)."""
 
     pairs: tuple[tuple[datetime, datetime], ...] = ()
 
@@ -35,9 +38,12 @@ _recent = _Recent()
 def to_db(dt: datetime) -> datetime:
     """An aware instant as the naive UTC value every table stores."""
     recent = _recent.pairs
-    for seen, stored in recent:
-        if seen is dt:
-            return stored
+    if recent:
+        if recent[0][0] is dt:
+            return recent[0][1]
+        if len(recent) > 1 and recent[1][0] is dt:
+            _recent.pairs = (recent[1], recent[0])
+            return recent[1][1]
     if dt.tzinfo is None:
         raise ValueError("naive datetime given where an instant is needed")
     stored = dt.astimezone(UTC).replace(tzinfo=None)

@@ -96,6 +96,27 @@ def test_to_db_converts_each_instant_even_when_it_remembers_the_last_ones() -> N
         to_db(datetime(2026, 1, 1))
 
 
+def test_to_db_tells_the_two_passes_of_the_autumn_hour_apart() -> None:
+    # Equal in one zone (fold is ignored there), an hour apart as instants.
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=STOCKHOLM)
+    second = first.replace(fold=1)
+    assert first == second
+    for _ in range(2):
+        assert (to_db(first), to_db(second)) == (datetime(2026, 10, 25, 0, 30), datetime(2026, 10, 25, 1, 30))
+
+
+def test_to_db_keeps_the_instant_every_row_shares_while_each_event_brings_its_own() -> None:
+    from likvid import clock
+
+    now = datetime(2026, 1, 20, 9, 0, tzinfo=STOCKHOLM)
+    to_db(now)
+    for minute in range(5):
+        occurred = datetime(2026, 1, 19, 8, minute, tzinfo=STOCKHOLM)  # each event's own
+        assert to_db(occurred) == datetime(2026, 1, 19, 7, minute)
+        assert to_db(now) == datetime(2026, 1, 20, 8, 0)
+        assert clock._recent.pairs[0][0] is now  # remembered, used last
+
+
 def test_to_db_in_threads_converts_each_threads_own_instants() -> None:
     import threading
 
