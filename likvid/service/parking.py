@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from likvid.db import is_sqlite
+from likvid.db import int_array, is_sqlite
 
 
 def _key_hash(key: str) -> int:
@@ -36,4 +36,4 @@ def lock_keys(session: Session, keys: Iterable[str]) -> None:
     hashes = sorted({_key_hash(k) for k in keys})
     if hashes:
         session.execute(text("SELECT count(pg_advisory_xact_lock(h)) FROM unnest(CAST(:hs AS bigint[])) AS h"),
-                        {"hs": hashes})
+                        {"hs": int_array(hashes)})

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from likvid.db import among, dispose_engines, present, read_session, transaction
 from likvid.models import Customer
@@ -82,3 +82,35 @@ def test_postgresql_sessions_plan_for_their_values_on_cached_pages(postgres_url:
         settings = {name: s.execute(text(f"SHOW {name}")).scalar() for name in ("random_page_cost", "plan_cache_mode")}
     dispose_engines()
     assert settings == {"random_page_cost": "1.1", "plan_cache_mode": "force_custom_plan"}
+
+
+@pytest.mark.postgres
+def test_on_postgresql_integers_are_matched_and_planned_as_values(postgres_url: str, tmp_path: Path) -> None:
+    # Case ids go as one text literal cast where they are used (likvid.db.int_array): the
+    # custom plan must still see the values, and every id, negative or past 32 bits, find itself.
+    from likvid.db import int_array
+    from likvid.models import CollectionCase
+    from likvid.service.parking import lock_keys
+
+    dispose_engines()
+    a = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": postgres_url,
+                                     "LIKVID_CLOCK": "simulated"}), fresh=True)
+    prepare(a)
+    ids = [1, 2, 3, 2**40, 77]
+    with transaction(a.db) as s:
+        s.add_all(CollectionCase(id=i, customer_id=f"C{i}", creditor_id="kommun", ocr_reference=f"9{i}",
+                                 policy_version="1", opened_at=datetime(2026, 1, 1)) for i in ids)
+    with transaction(a.db) as s:
+        assert set(s.scalars(select(CollectionCase.id).where(among(s, CollectionCase.id, [2**40, 3, 4, -5])))) == {2**40, 3}
+        assert set(s.scalars(select(CollectionCase.id).where(among(s, CollectionCase.id, ids)))) == set(ids)
+        statement = select(CollectionCase.id).where(among(s, CollectionCase.id, [3, 2**40]))
+        compiled = statement.compile(dialect=s.get_bind().dialect)
+        cur = s.connection().connection.driver_connection.cursor()
+        cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + str(compiled), compiled.params)
+        plan = json.dumps(cur.fetchone()[0])
+        lock_keys(s, ["payment:a", "payment:b"])  # the advisory locks take the same literal
+        held = s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).scalar()
+    dispose_engines()
+    assert "$1" not in plan and "{3,1099511627776}" in plan, plan
+    assert held == 2
+    assert int_array([-1, 0, 2**63 - 1]) == "{-1,0,9223372036854775807}"
