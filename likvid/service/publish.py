@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,21 +25,29 @@ def known_ids(s: Session, ids: list[str], chunk: int = IN_CHUNK) -> set[str]:
 
 
 def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = BATCH,
-                  json_types: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+                  json_types: bool = False, known_valid: Container[str] = frozenset(),
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
     """Returns one result per non-empty line, and the ids accepted for processing. A line may
     also be an event already parsed from JSON (a dict). ``batch`` events go in one ingest
     message (one transaction; a run of one type applied set-based where
     ingest.BATCH_HANDLERS has a handler for it). ``json_types``: the dicts among ``lines``
-    hold only JSON types (as text lines do once parsed), so the messages need no conversion."""
+    hold only JSON types (as text lines do once parsed), so the messages need no conversion.
+    ``known_valid``: ids of dict lines the caller built from checked data so that they meet
+    the contract (the BgMax import's, `bankfile.valid_as_built`); they are accepted without
+    being validated here. The workers validate every event they receive all the same."""
     results: list[dict[str, Any]] = []
     accepted: list[tuple[str, Any]] = []
     rejected: list[tuple[Any, ingest.Result]] = []
     as_json = True  # every accepted event holds only JSON types (a datetime is valid in a dict)
-    clean = isinstance(lines, list) and ingest.decoded_and_clean(lines)  # (the BgMax import's batches)
+    clean: bool | None = None  # (decided for the whole list when the first line needs it)
     for number, line in enumerate(lines, start=1):
         if isinstance(line, dict):
             raw: Any = line
             as_json = as_json and json_types
+            if known_valid and raw.get("id") in known_valid:
+                accepted.append((raw["id"], raw))
+                results.append(ingest.Result(raw["id"], "accepted").as_dict())
+                continue
         elif not line.strip():
             continue
         else:
@@ -51,6 +59,8 @@ def publish_lines(app: App, lines: Iterable[str | dict[str, Any]], batch: int = 
                 rejected.append((line, res))
                 results.append(res.as_dict())
                 continue
+        if clean is None:  # a batch of decoded events (the BgMax import's) is cleared at once
+            clean = isinstance(lines, list) and ingest.decoded_and_clean(lines)
         event, res = ingest.validate(raw, clean)
         if event is None:
             rejected.append((raw, res))

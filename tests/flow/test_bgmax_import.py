@@ -93,3 +93,34 @@ def test_a_file_that_does_not_reconcile_imports_nothing(pipe: Pipeline, tmp_path
     with read_session(pipe.app.db) as s:
         assert s.scalar(select(func.count()).select_from(Payment)) == 0
         assert s.scalar(select(func.count()).select_from(RejectedEvent)) == 0
+
+
+def test_an_ocr_payment_the_contract_refuses_is_rejected_and_named(pipe: Pipeline, tmp_path: Path) -> None:
+    # The import accepts the events it builds without validating them again only when they
+    # are valid as built (bankfile.valid_as_built); an amount of 0 or past the largest
+    # accepted is validated, rejected with its field named, and reported, while the file's
+    # other payments go in.
+    from datetime import date, datetime
+
+    from likvid.bgmax_writer import PaymentSpec, SectionSpec, write_bgmax
+    from likvid.clock import STOCKHOLM
+    from likvid.rules.money import MAX_AMOUNT_ORE
+    from likvid.rules.ocr import generate_ocr
+
+    refs = [generate_ocr(f"7700{n}") for n in range(3)]
+    pipe.publish(customer("C1"), *(invoice(f"J{n}", "C1", "500.00", ocr_reference=ref, invoice_number=f"77{n}")
+                                   for n, ref in enumerate(refs)))
+    path = tmp_path / "odd.bgmax"
+    write_bgmax(path, [SectionSpec("9912346", date(2026, 1, 20), 1, [
+        PaymentSpec(refs[0], 20000, bgc_serial=1, payer_name="Kund Ett"),
+        PaymentSpec(refs[1], 0, bgc_serial=2),
+        PaymentSpec(refs[2], MAX_AMOUNT_ORE + 1, bgc_serial=3),
+    ])], written_at=datetime(2026, 1, 21, 6, 0, tzinfo=STOCKHOLM))
+    code, output = _import(path)
+    assert code == 1, output
+    assert "payments 3: matched by OCR 1" in output and "rejected 2" in output, output
+    assert pipe.invoice("J0")["balance"]["capital"] == "300.00"
+    assert pipe.invoice("J1")["balance"]["capital"] == "500.00"
+    with read_session(pipe.app.db) as s:
+        reasons = [r.reasons for r in s.scalars(select(RejectedEvent).order_by(RejectedEvent.id))]
+    assert [[e["field"] for e in r] for r in reasons] == [["data.amount"], ["data.amount"]], reasons
