@@ -34,11 +34,12 @@ Amounts are integer öre throughout. Bankgiro numbers are given without leading 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
@@ -565,6 +566,10 @@ class Summary:
     totals: Totals
     counts: Counts
     unknown_records: int
+    #: BLAKE2b of the file's bytes up to and including each section's TK15, each from where the
+    #: one before ended, and last of the rest: what :func:`payments` compares instead of
+    #: checking the file a second time. Empty unless the summary is :func:`verify`'s of a file.
+    digests: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_test(self) -> bool:
@@ -927,6 +932,26 @@ def verify_lines(lines: Iterable[bytes | str]) -> Summary:
     return checker.finish()
 
 
+def _digest() -> hashlib.blake2b:
+    return hashlib.blake2b(digest_size=16)
+
+
+class _Hashed:
+    """Raw lines as read, with a running digest of their bytes that :meth:`cut` closes."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self.lines, self.hash = lines, _digest()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for raw in self.lines:
+            self.hash.update(raw)
+            yield raw
+
+    def cut(self) -> bytes:
+        digest, self.hash = self.hash.digest(), _digest()
+        return digest
+
+
 def verify(path: PathLike) -> Summary:
     """One streaming pass: structure, per-section reconciliation and TK70 counts.
 
@@ -935,7 +960,14 @@ def verify(path: PathLike) -> Summary:
     production should reject it.
     """
     with open(path, "rb") as handle:
-        return verify_lines(_file_lines(handle))
+        hashed = _Hashed(_file_lines(handle))
+        checker = _Checker()
+        digests = []
+        for record in read(hashed):
+            # A section is returned at its TK15, read up to that line and no further.
+            if checker.feed(record) is not None:
+                digests.append(hashed.cut())
+        return replace(checker.finish(), digests=(*digests, hashed.cut()))
 
 
 def _payments(lead: Iterable[bytes | str], follow: Iterable[bytes | str]) -> Iterator[Payment]:
@@ -957,16 +989,52 @@ def _payments(lead: Iterable[bytes | str], follow: Iterable[bytes | str]) -> Ite
     checker.finish()
 
 
-def payments(path: PathLike) -> Iterator[Payment]:
+def _payments_verified(lead: Iterable[bytes], follow: Iterable[bytes], verified: Summary) -> Iterator[Payment]:
+    # `lead` compares each section's bytes with what verify read; then `follow` builds its
+    # payments. A file changed since it was verified is refused before any of a changed
+    # section's payments is yielded.
+    lines = enumerate(lead, start=1)
+    assembler = _Assembler()
+    follower = read(follow)
+    for section, digest in zip(verified.sections, verified.digests, strict=False):
+        hashed, at = _digest(), 0
+        for at, raw in lines:
+            hashed.update(raw)
+            if at == section.deposit_line:
+                break
+        if at != section.deposit_line or hashed.digest() != digest:
+            raise BgMaxError(at or None, f"section {section.number} is not what was verified: the file changed since")
+        for behind in follower:
+            payment = assembler.feed(behind, section)
+            if payment is not None:
+                yield payment
+            if behind.line_number == section.deposit_line:
+                break
+    rest = _digest()
+    for _, raw in lines:
+        rest.update(raw)
+    if rest.digest() != verified.digests[-1]:
+        raise BgMaxError(None, "the end of the file is not what was verified: the file changed since")
+
+
+def payments(path: PathLike, verified: Summary | None = None) -> Iterator[Payment]:
     """Every TK20/TK21 of the file as a :class:`Payment`, in file order (SWEDISH-RULES.md §7.2).
 
     Meant to run after :func:`verify` succeeded. It repeats every check, and a section's
     payments are yielded only once its TK15 reconciled; but TK70 is only checked after the last
     payment was yielded. Reads the file through two handles, one a section ahead of the other,
     so memory does not grow with the size of a section.
+
+    Given ``verified``, what :func:`verify` returned for this path, the leading handle does not
+    check each section again but compares its bytes with the digest verify took (a tenth of the
+    cost): a section's payments are yielded only once its bytes are those verify reconciled,
+    and a change anywhere raises :class:`BgMaxError`.
     """
     with open(path, "rb") as lead, open(path, "rb") as follow:
-        yield from _payments(_file_lines(lead), _file_lines(follow))
+        if verified is not None and verified.digests:
+            yield from _payments_verified(_file_lines(lead), _file_lines(follow), verified)
+        else:
+            yield from _payments(_file_lines(lead), _file_lines(follow))
 
 
 def payments_from_lines(lines: Iterable[bytes | str]) -> Iterator[Payment]:

@@ -3,6 +3,9 @@
 
 The file is verified in a first streaming pass (sections reconcile, end counts match, no test
 file unless allowed); a file that does not is refused whole, naming the line and the reason.
+The second pass builds the payments, each section's only once its bytes are found to be those
+the first pass verified (``bgmax.payments(path, verified)``): a file changed in between is
+refused from the changed section on.
 Then each payment with a correct OCR reference (reference code 2) becomes a
 `payment-received` event whose id is the payment's stable id, so importing the same file
 twice adds nothing; everything else (free-text references, no reference, deductions) goes to
@@ -61,7 +64,7 @@ def import_bgmax(app: App, path: Path, *, allow_test: bool = False,
     known: set[str] = set()  # ids of events in `batch` that are valid as built
     unmatched: list[Payment] = []
     occurred_at = summary.written_at.isoformat()
-    for p in payments(path):
+    for p in payments(path, verified=summary):  # (each section's bytes: those verified)
         result.payments += 1
         if p.kind == "payment" and p.ocr_matchable:
             event = _event(p, occurred_at)

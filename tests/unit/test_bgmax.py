@@ -450,3 +450,45 @@ def test_quick_payment_parse_matches_the_field_by_field_one(tk: str, body: str, 
         assert str(raised.value) == str(exc)
     else:
         assert bgmax._parse_payment(7, text) == expected
+
+
+def _two_sections(path: Path) -> Path:
+    def section(serial: int, first: int) -> SectionSpec:
+        return SectionSpec("9912346", date(2026, 1, 20), serial, [
+            PaymentSpec(generate_ocr(f"{first + n}"), 100 * (first + n), bgc_serial=first + n, payer_name=f"Kund {first + n}")
+            for n in range(3)])
+
+    write_bgmax(path, [section(1, 10), section(2, 20)], written_at=datetime(2026, 1, 21, 6, 0))
+    return path
+
+
+def test_payments_of_a_verified_file_compare_bytes_and_give_what_checking_again_gives(example: Path,
+                                                                                        tmp_path: Path) -> None:
+    for path in (example, _two_sections(tmp_path / "two.bgmax")):
+        summary = bgmax.verify(path)
+        assert len(summary.digests) == len(summary.sections) + 1
+        assert list(bgmax.payments(path, summary)) == list(bgmax.payments(path))
+    # A summary of lines (no digests) makes payments check the file again, as without one.
+    lines = example.read_bytes().splitlines(keepends=True)
+    assert list(bgmax.payments(example, bgmax.verify_lines(lines))) == list(bgmax.payments(example))
+
+
+def test_a_file_changed_after_it_was_verified_yields_nothing_of_the_changed_part(tmp_path: Path) -> None:
+    path = _two_sections(tmp_path / "two.bgmax")
+    summary = bgmax.verify(path)
+    original = path.read_bytes()
+    # A payer's name in the second section, same length: still a well-formed file.
+    path.write_bytes(original.replace(b"Kund 21", b"Kund X1"))
+    got = []
+    with pytest.raises(BgMaxError, match="section 2 is not what was verified"):
+        for payment in bgmax.payments(path, summary):
+            got.append(payment.payer_name)
+    assert got == ["Kund 10", "Kund 11", "Kund 12"]  # the first section's, unchanged
+    # In the first section: nothing is yielded.
+    path.write_bytes(original.replace(b"Kund 10", b"Kund Y0"))
+    with pytest.raises(BgMaxError, match="section 1 is not what was verified"):
+        next(iter(bgmax.payments(path, summary)))
+    # After the last section (a line added at the end): raised after the last payment.
+    path.write_bytes(original + b"\r\n")
+    with pytest.raises(BgMaxError, match="end of the file is not what was verified"):
+        list(bgmax.payments(path, summary))
