@@ -37,11 +37,15 @@ OUTBOUND_STREAM = "likvid:outbound"
 OUTBOUND_BATCH = 500
 
 
+#: Types a JSON column takes as they are.
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def jsonable(value: Any) -> Any:
-    if value is None or type(value) in (str, int, float, bool):
+    if type(value) in _SCALARS:
         return value
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # (a flat dict of scalars, the usual details, without a call per value)
+        return {k: v if type(v) in _SCALARS else jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
@@ -155,7 +159,7 @@ def record_rows(
         "id": hex_id(),
         "type": type_,
         "version": 1,
-        "occurred_at": now.isoformat(),
+        "occurred_at": _isoformat(now),
         "source": "likvid",
         "data": data,
     }
@@ -171,6 +175,21 @@ def record_rows(
         "correlation_id": correlation_id,
     }
     return timeline, outbox
+
+
+#: The instant ``_isoformat`` wrote last, and its text: a set-based run writes one business
+#: ``now`` into every outbound event (2 µs each with a zone, against a tenth for the test).
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
+def _isoformat(dt: datetime) -> str:
+    global _last_iso
+    last = _last_iso  # (one read: another thread may replace the pair, never half of it)
+    if last[0] is dt:
+        return last[1]
+    text = dt.isoformat()
+    _last_iso = (dt, text)
+    return text
 
 
 def outbound_events(payload: dict[str, Any]) -> list[dict[str, Any]]:

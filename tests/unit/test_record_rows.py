@@ -1,0 +1,47 @@
+"""records.record_rows: the timeline row and the outbound event of one happening, as column
+values; what it remembers between calls (the last instant's text) never changes what it writes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from likvid.clock import STOCKHOLM, to_db
+from likvid.service.records import _isoformat, jsonable, record_rows
+
+
+def test_a_settled_claim_gives_its_timeline_row_and_its_outbound_event() -> None:
+    now = datetime(2026, 1, 20, 9, 0, tzinfo=STOCKHOLM)
+    timeline, outbox = record_rows(now, "claim-settled", claim_id="INV1", customer_id="C1", case_id=5,
+                                   how="paid", cancelled_steps=1, paid_on=date(2026, 1, 19), correlation_id="E1")
+    assert timeline == {"at": to_db(now), "type": "claim-settled", "claim_id": "INV1", "customer_id": "C1",
+                        "case_id": 5, "details": {"how": "paid", "cancelled_steps": 1, "paid_on": "2026-01-19"},
+                        "basis": None}
+    assert outbox is not None
+    payload = outbox["payload"]
+    assert payload["occurred_at"] == "2026-01-20T09:00:00+01:00" and payload["correlation_id"] == "E1"
+    assert payload["data"] == {"invoice_id": "INV1", "customer_id": "C1", "how": "paid", "cancelled_steps": 1,
+                               "paid_on": "2026-01-19"}
+
+
+_instants = st.lists(st.sampled_from([
+    datetime(2026, 10, 25, 2, 30, tzinfo=STOCKHOLM),
+    datetime(2026, 10, 25, 2, 30, tzinfo=STOCKHOLM, fold=1),  # equal to the one before, an hour later
+    datetime(2026, 3, 29, 3, 30, tzinfo=STOCKHOLM),
+    datetime(2026, 1, 1, 12, 0, tzinfo=STOCKHOLM) + timedelta(microseconds=5),
+]), max_size=12)
+
+
+@given(_instants)
+def test_the_remembered_text_is_always_the_instants_own(instants: list[datetime]) -> None:
+    for dt in instants + instants:
+        assert _isoformat(dt) == dt.isoformat()
+
+
+def test_jsonable_writes_dates_and_keeps_nesting() -> None:
+    value = {"a": 1, "b": None, "c": [date(2026, 1, 2), {"d": datetime(2026, 1, 2, 3, 4, tzinfo=STOCKHOLM)}],
+             "e": (True, 1.5)}
+    assert jsonable(value) == {"a": 1, "b": None, "c": ["2026-01-02", {"d": "2026-01-02T03:04:00+01:00"}],
+                               "e": [True, 1.5]}
