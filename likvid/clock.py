@@ -21,10 +21,11 @@ SIMULATED_EPOCH = datetime(2026, 1, 1, tzinfo=STOCKHOLM)
 
 
 class _Recent(threading.local):
-    """Per thread, the two instants ``to_db`` used last, with their results, the last used
-    first. A set-based path converts the same business ``now`` for every row it writes, and
-    between them each event's own time once: a hit moves to the front, so the events' times
-    take turns in the second place and never push ``now`` out. Per thread, because a worker's
+    """Per thread, the three instants ``to_db`` used last, with their results, the last used
+    first. A set-based path converts the same business ``now`` for every row it writes, the
+    same wall-clock instant for every outbox row, and between them each event's own time once:
+    a hit moves to the front, so the events' times take turns in the last place and never push
+    the shared two out. Per thread, because a worker's
     threads each write with their own. The identity test is exact: the pair keeps each instant
     alive, so no other object can share its id (equality would not do: two wall times in the
     autumn's repeated hour compare equal in one zone)."""
@@ -38,16 +39,16 @@ _recent = _Recent()
 def to_db(dt: datetime) -> datetime:
     """An aware instant as the naive UTC value every table stores."""
     recent = _recent.pairs
-    if recent:
-        if recent[0][0] is dt:
-            return recent[0][1]
-        if len(recent) > 1 and recent[1][0] is dt:
-            _recent.pairs = (recent[1], recent[0])
-            return recent[1][1]
+    if recent and recent[0][0] is dt:
+        return recent[0][1]
+    for i in range(1, len(recent)):
+        if recent[i][0] is dt:
+            _recent.pairs = (recent[i], *recent[:i], *recent[i + 1:])
+            return recent[i][1]
     if dt.tzinfo is None:
         raise ValueError("naive datetime given where an instant is needed")
     stored = dt.astimezone(UTC).replace(tzinfo=None)
-    _recent.pairs = ((dt, stored), *recent[:1])
+    _recent.pairs = ((dt, stored), *recent[:2])
     return stored
 
 

@@ -109,12 +109,16 @@ def test_to_db_keeps_the_instant_every_row_shares_while_each_event_brings_its_ow
     from likvid import clock
 
     now = datetime(2026, 1, 20, 9, 0, tzinfo=STOCKHOLM)
+    wall = datetime(2026, 11, 29, 16, 0, tzinfo=STOCKHOLM)
     to_db(now)
+    to_db(wall)
     for minute in range(5):
         occurred = datetime(2026, 1, 19, 8, minute, tzinfo=STOCKHOLM)  # each event's own
         assert to_db(occurred) == datetime(2026, 1, 19, 7, minute)
         assert to_db(now) == datetime(2026, 1, 20, 8, 0)
         assert clock._recent.pairs[0][0] is now  # remembered, used last
+        assert to_db(wall) == datetime(2026, 11, 29, 15, 0)
+        assert [seen for seen, _ in clock._recent.pairs[:2]] == [wall, now]  # neither pushed out
 
 
 def test_to_db_in_threads_converts_each_threads_own_instants() -> None:
