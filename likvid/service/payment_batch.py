@@ -135,11 +135,12 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
             or_(among(s, Claim.invoice_id, invoice_ids), among(s, Claim.ocr_reference, refs))
         )
     ).all()
-    case_of = {t.invoice_id: t.case_id for t in targets}
+    # (Rows unpacked as tuples: a row's attribute costs a lookup by name, 1,000s a batch.)
+    case_of = {invoice_id: case_id for invoice_id, case_id, _ in targets}
     by_ocr: dict[str, list[str]] = defaultdict(list)
-    for t in targets:
-        if t.ocr_reference in refs:
-            by_ocr[t.ocr_reference].append(t.invoice_id)
+    for invoice_id, _, ocr_reference in targets:
+        if ocr_reference in refs:
+            by_ocr[ocr_reference].append(invoice_id)
     # A case's own OCR reference is looked up only for the references no single claim has.
     case_refs = {r for r in refs if len(by_ocr.get(r, ())) != 1}
     case_by_ocr = dict(s.execute(
@@ -181,14 +182,13 @@ def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> l
             .where(among(s, Claim.case_id, cases), or_(Claim.status == "open", among(s, Claim.invoice_id, target_ids)))
             .order_by(Claim.effective_due_date, Claim.invoice_id)
         ).all()
-        for r in rows:
-            c = _Claim(r.invoice_id, r.case_id, r.customer_id, r.creditor_id, r.effective_due_date,
-                       open=r.status == "open")
-            claims[c.invoice_id] = c
+        for invoice_id, case_id, customer_id, creditor_id, status, stage, effective_due_date in rows:
+            c = _Claim(invoice_id, case_id, customer_id, creditor_id, effective_due_date, open=status == "open")
+            claims[invoice_id] = c
             if c.open:
-                open_by_case[c.case_id].append(c)
-                if r.stage in ("handed_off", "surveillance"):
-                    blocked.add(c.case_id)
+                open_by_case[case_id].append(c)
+                if stage in ("handed_off", "surveillance"):
+                    blocked.add(case_id)
         open_ids = [c.invoice_id for cs in open_by_case.values() for c in cs]
         for claim_id, component, total in s.execute(
             select(LedgerEntry.claim_id, LedgerEntry.component, func.sum(LedgerEntry.amount_ore))

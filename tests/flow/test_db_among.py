@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from likvid.db import among, dispose_engines, present, read_session, transaction
+from likvid.db import among, array_literal, dispose_engines, present, read_session, transaction
 from likvid.models import Customer
 from likvid.service.app import bootstrap, prepare
 from likvid.settings import Settings
@@ -114,3 +116,10 @@ def test_on_postgresql_integers_are_matched_and_planned_as_values(postgres_url: 
     assert "$1" not in plan and "{3,1099511627776}" in plan, plan
     assert held == 2
     assert int_array([-1, 0, 2**63 - 1]) == "{-1,0,9223372036854775807}"
+
+
+@given(st.lists(st.text(max_size=6) | st.sampled_from(['"', "\\", 'a"b', "c\\d", "", "NULL", "{,}"]), max_size=6))
+def test_array_literal_writes_every_element_escaped_whether_or_not_one_needs_it(values: list[str]) -> None:
+    # The quick path (nothing to escape: one join) writes what escaping each element writes.
+    escaped = "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    assert array_literal(values) == escaped
