@@ -970,6 +970,16 @@ def verify(path: PathLike) -> Summary:
         return replace(checker.finish(), digests=(*digests, hashed.cut()))
 
 
+def _section_payments(follower: Iterator[Record], assembler: _Assembler, section: SectionSummary) -> Iterator[Payment]:
+    """The payments of ``section``, read from ``follower`` up to and including its TK15."""
+    for behind in follower:
+        payment = assembler.feed(behind, section)
+        if payment is not None:
+            yield payment
+        if behind.line_number == section.deposit_line:
+            return
+
+
 def _payments(lead: Iterable[bytes | str], follow: Iterable[bytes | str]) -> Iterator[Payment]:
     # `lead` runs the checker; when it has reconciled a section, `follow` (the same lines)
     # catches up to that TK15 and builds the section's payments. Neither holds a section.
@@ -980,12 +990,7 @@ def _payments(lead: Iterable[bytes | str], follow: Iterable[bytes | str]) -> Ite
         section = checker.feed(record)
         if section is None:
             continue
-        for behind in follower:
-            payment = assembler.feed(behind, section)
-            if payment is not None:
-                yield payment
-            if behind.line_number == section.deposit_line:
-                break
+        yield from _section_payments(follower, assembler, section)
     checker.finish()
 
 
@@ -1004,12 +1009,7 @@ def _payments_verified(lead: Iterable[bytes], follow: Iterable[bytes], verified:
                 break
         if at != section.deposit_line or hashed.digest() != digest:
             raise BgMaxError(at or None, f"section {section.number} is not what was verified: the file changed since")
-        for behind in follower:
-            payment = assembler.feed(behind, section)
-            if payment is not None:
-                yield payment
-            if behind.line_number == section.deposit_line:
-                break
+        yield from _section_payments(follower, assembler, section)
     rest = _digest()
     for _, raw in lines:
         rest.update(raw)

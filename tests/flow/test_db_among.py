@@ -90,14 +90,13 @@ def test_postgresql_sessions_plan_for_their_values_on_cached_pages(postgres_url:
 def test_on_postgresql_integers_are_matched_and_planned_as_values(postgres_url: str, tmp_path: Path) -> None:
     # Case ids go as one text literal cast where they are used (likvid.db.int_array): the
     # custom plan must still see the values, and every id, negative or past 32 bits, find itself.
+    from likvid.clock import STOCKHOLM
     from likvid.db import int_array
     from likvid.models import CollectionCase
     from likvid.service.parking import lock_keys
+    from tests.support.inline import Inline
 
-    dispose_engines()
-    a = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": postgres_url,
-                                     "LIKVID_CLOCK": "simulated"}), fresh=True)
-    prepare(a)
+    a = Inline.fresh(postgres_url, tmp_path, datetime(2026, 1, 5, 8, 0, tzinfo=STOCKHOLM)).app
     ids = [1, 2, 3, 2**40, 77]
     with transaction(a.db) as s:
         s.add_all(CollectionCase(id=i, customer_id=f"C{i}", creditor_id="kommun", ocr_reference=f"9{i}",

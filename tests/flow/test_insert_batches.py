@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, select
 
+from likvid.clock import STOCKHOLM
 from likvid.db import dispose_engines, engine_for, read_session, transaction
 from likvid.models import Customer, TimelineEntry
-from likvid.service.app import bootstrap, prepare
-from likvid.settings import Settings
+from tests.support.inline import Inline
 
 pytestmark = pytest.mark.postgres
 
@@ -24,11 +24,7 @@ AWKWARD = ["plain", "a,comma", 'quote"d', "back\\slash", "NULL", "", "ÅÄÖ å�
 
 @pytest.fixture
 def app(postgres_url: str, tmp_path: Path) -> Iterator[Any]:
-    dispose_engines()
-    a = bootstrap(Settings.from_env({"LIKVID_HOME": str(tmp_path), "LIKVID_DATABASE_URL": postgres_url,
-                                     "LIKVID_CLOCK": "simulated"}), fresh=True)
-    prepare(a)
-    yield a
+    yield Inline.fresh(postgres_url, tmp_path, datetime(2026, 1, 5, 8, 0, tzinfo=STOCKHOLM)).app
     dispose_engines()
 
 
