@@ -25,10 +25,10 @@ class _Recent(threading.local):
     first. A set-based path converts the same business ``now`` for every row it writes, the
     same wall-clock instant for every outbox row, and between them each event's own time once:
     a hit moves to the front, so the events' times take turns in the last place and never push
-    the shared two out. Per thread, because a worker's
-    threads each write with their own. The identity test is exact: the pair keeps each instant
-    alive, so no other object can share its id (equality would not do: two wall times in the
-    autumn's repeated hour compare equal in one zone)."""
+    the shared two out. Per thread, because a worker's threads each write with their own. The
+    identity test is exact: the pair keeps each instant alive, so no other object can share
+    its id (equality would not do: two wall times in the autumn's repeated hour compare equal
+    in one zone)."""
 
     pairs: tuple[tuple[datetime, datetime], ...] = ()
 
