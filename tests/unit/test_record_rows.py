@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from likvid.clock import STOCKHOLM, to_db
-from likvid.service.records import _isoformat, jsonable, record_rows
+from likvid.clock import STOCKHOLM, isoformat, to_db
+from likvid.service.records import jsonable, record_rows
 
 
 def test_a_settled_claim_gives_its_timeline_row_and_its_outbound_event() -> None:
@@ -37,7 +37,7 @@ _instants = st.lists(st.sampled_from([
 @given(_instants)
 def test_the_remembered_text_is_always_the_instants_own(instants: list[datetime]) -> None:
     for dt in instants + instants:
-        assert _isoformat(dt) == dt.isoformat()
+        assert isoformat(dt) == dt.isoformat()
 
 
 def test_jsonable_writes_dates_and_keeps_nesting() -> None:
