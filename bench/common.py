@@ -270,6 +270,12 @@ def postgres_cpu_by_pid() -> dict[int, float]:
     return seen
 
 
+def postgres_cpu_s() -> float:
+    """User + system CPU seconds of every running ``postgres`` process on the machine, summed
+    (for a script with one long-lived connection; ``CpuMeter`` for backends that come and go)."""
+    return sum(postgres_cpu_by_pid().values())
+
+
 def service_cpu(service: Any) -> dict[str, float]:
     """CPU seconds used so far by all processes of each child of a ``likvid.runtime.service.Service``."""
     return {child.name: sum(cpu_seconds(p) for p in process_group(child.proc.pid))

@@ -33,16 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bgmax_import import START, setup_claims, write_file  # noqa: E402
-from bench.common import postgres_cpu_by_pid, scratch_database, start_redis  # noqa: E402
+from bench.common import postgres_cpu_s, scratch_database, start_redis  # noqa: E402
 
 #: Server options for ``--statements``: pg_stat_statements preloaded, nested statements too
 #: (a foreign key's check runs inside the COPY that triggers it).
 STATEMENTS_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
-
-
-def _postgres_cpu_s() -> float:
-    """User + system CPU seconds of every running ``postgres`` process on the machine."""
-    return sum(postgres_cpu_by_pid().values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,14 +101,14 @@ def main(argv: list[str] | None = None) -> int:
             rows: list[dict[str, Any]] = []
 
             def stage(name: str, fn: Callable[[], Any]) -> Any:
-                s0, w0, c0, pg0 = statements[0], time.perf_counter(), time.process_time(), _postgres_cpu_s()
+                s0, w0, c0, pg0 = statements[0], time.perf_counter(), time.process_time(), postgres_cpu_s()
                 if args.profile == name:
                     profiler.enable()
                 out = fn()
                 if args.profile == name:
                     profiler.disable()
                 rows.append({"stage": name, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
-                             "pg_cpu": _postgres_cpu_s() - pg0, "sql": statements[0] - s0})
+                             "pg_cpu": postgres_cpu_s() - pg0, "sql": statements[0] - s0})
                 return out
 
             if args.statements:

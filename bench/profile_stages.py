@@ -27,7 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import postgres_cpu_by_pid, scratch_database  # noqa: E402
+from bench.common import postgres_cpu_s, scratch_database  # noqa: E402
 from bench.pipeline_burst import START, UNTIL, customer_events, invoice_events  # noqa: E402
 
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not timing[0]:
                     return super().run(row_id, actor, a)
                 s0, w0, c0 = statements[0], time.perf_counter(), time.process_time()
-                pg0 = sum(postgres_cpu_by_pid().values())
+                pg0 = postgres_cpu_s()
                 if actor == args.profile:
                     profiler.enable()
                 super().run(row_id, actor, a)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                     profiler.disable()
                 wall[actor] += time.perf_counter() - w0
                 cpu[actor] += time.process_time() - c0
-                pg_cpu[actor] += sum(postgres_cpu_by_pid().values()) - pg0
+                pg_cpu[actor] += postgres_cpu_s() - pg0
                 sql[actor] += statements[0] - s0
                 msgs[actor] += 1
 
