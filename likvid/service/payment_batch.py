@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
+    DateTime,
     Table,
     and_,
     func,
@@ -109,6 +111,10 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     columns = [*rows[0], *defaults]
     # JSON columns go as text; the others as they are (the columns are known, not guessed per value).
     as_json = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    # So do dates and times, each instant written once a batch: the driver's own conversion
+    # cost 2.5 µs a timestamp and 1 µs a date, a sixth of a payment's COPY (a batch's rows
+    # share a handful of instants).
+    as_iso = [(i, {}) for i, name in enumerate(columns) if isinstance(table.c[name].type, DateTime | Date)]
     extra = list(defaults.values())
     dumps = jsontext.dumps
     conn = s.connection().connection.driver_connection
@@ -128,9 +134,23 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
                 for i in as_json:
                     if values[i] is not None:
                         values[i] = dumps(values[i])
+                for i, written in as_iso:
+                    value = values[i]
+                    if value is not None:
+                        iso = written.get(value)
+                        if iso is None:
+                            iso = written[value] = _iso(value)
+                        values[i] = iso
                 copy.write_row(values)
         if checked:
             cur.execute("RESET plan_cache_mode")
+
+
+def _iso(value: Any) -> Any:
+    """A date or time as PostgreSQL reads it in COPY's text format; anything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:

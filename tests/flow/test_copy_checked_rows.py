@@ -1,7 +1,8 @@
 """payment_batch._insert on PostgreSQL: rows of a table with a foreign key (the ledger) go in by
 COPY with the plan cache deciding as by default for the row checks, and the session's own
 planner setting (db.POSTGRES_OPTIONS: plan_cache_mode=force_custom_plan) is back afterwards.
-The foreign key still holds: a row for an unknown claim fails the whole COPY."""
+The foreign key still holds: a row for an unknown claim fails the whole COPY. Dates and times,
+written as text, come back as they were sent."""
 
 from __future__ import annotations
 
@@ -70,3 +71,23 @@ def test_a_row_for_an_unknown_claim_fails_the_copy_and_nothing_is_stored(inline:
             _insert(s, LedgerEntry.__table__, _entries(["INV1"] * 6 + ["NO-SUCH-CLAIM"] + ["INV2"] * 3))
     with read_session(inline.app.db) as s:
         assert s.execute(select(LedgerEntry.id).where(LedgerEntry.kind == "payment")).all() == []
+
+
+def test_dates_and_times_come_back_as_they_were_sent(inline: Inline) -> None:
+    instants = [datetime(2026, 1, 5, 7, 0), datetime(2026, 1, 5, 7, 0, 0, 1), datetime(2026, 3, 29, 1, 59, 59, 999999),
+                datetime(1970, 1, 1), datetime(9999, 12, 31, 23, 59, 59, 999999), datetime(1, 1, 1, 0, 0, 0, 500)]
+    days = [date(2026, 1, 5), date(2024, 2, 29), date(1, 1, 1), date(9999, 12, 31)]
+    rows = [{"claim_id": "INV1", "kind": "payment", "component": "capital", "amount_ore": -n,
+             "booked_at": instants[n % len(instants)],
+             "value_date": days[n % len(days)], "ref": f"T{n}", "note": None}
+            for n in range(60)]  # the same instants and days repeat, as in a batch
+    with transaction(inline.app.db) as s:
+        _insert(s, LedgerEntry.__table__, rows)
+        _insert(s, TimelineEntry.__table__, [{"at": at, "type": "note", "claim_id": None, "customer_id": None,
+                                              "case_id": None, "details": {}, "basis": None} for at in instants])
+    with read_session(inline.app.db) as s:
+        stored = s.execute(select(LedgerEntry.booked_at, LedgerEntry.value_date).where(LedgerEntry.kind == "payment")
+                           .order_by(LedgerEntry.id)).all()
+        notes = s.scalars(select(TimelineEntry.at).where(TimelineEntry.type == "note").order_by(TimelineEntry.id)).all()
+    assert [tuple(r) for r in stored] == [(r["booked_at"], r["value_date"]) for r in rows]
+    assert notes == instants
