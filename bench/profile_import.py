@@ -37,7 +37,8 @@ from bench.common import postgres_cpu_s, scratch_database, start_redis  # noqa: 
 
 #: Server options for ``--statements``: pg_stat_statements preloaded, nested statements too
 #: (a foreign key's check runs inside the COPY that triggers it).
-STATEMENTS_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+STATEMENTS_OPTIONS = ("-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+                      " -c pg_stat_statements.track_planning=on")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.statements:
                 with read_session(app.db) as s:
                     top = s.execute(text(
-                        "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g')"
+                        "SELECT calls, total_exec_time, rows, plans, total_plan_time,"
+                        " regexp_replace(query, '\\s+', ' ', 'g')"
                         " FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'"
-                        " ORDER BY total_exec_time DESC LIMIT :n"), {"n": args.top}).all()
-                print("PostgreSQL's statements (pg_stat_statements: calls, server ms, rows):")
-                for calls, ms, count, query in top:
-                    print(f"  {calls:6d} {ms:9.1f} {count:8d}  {query[:110]}")
+                        " ORDER BY total_exec_time + total_plan_time DESC LIMIT :n"), {"n": args.top}).all()
+                print("PostgreSQL's statements (pg_stat_statements: calls, server ms executing, rows,"
+                      " plans made, server ms planning):")
+                for calls, ms, count, plans, plan_ms, query in top:
+                    print(f"  {calls:6d} {ms:9.1f} {count:8d} {plans:6d} {plan_ms:7.1f}  {query[:100]}")
             if args.profile:
                 out = io.StringIO()
                 st = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
