@@ -103,11 +103,12 @@ def bench_workdir(prefix: str) -> Iterator[Path]:
     The processes the script starts (service, worker processes) cache their bytecode under it
     (``PYTHONPYCACHEPREFIX``; ``PYTHONDONTWRITEBYTECODE`` is dropped for them), so with
     ``PYTHONDONTWRITEBYTECODE`` set each one does not recompile every module at start-up (~5 s
-    of CPU per process on this machine). The service's own packages are compiled into that
-    cache first: a module a process imports only when it first needs it (the relay's outbound
-    sinks, the scheduler's suspension letters, the payment batch) was otherwise compiled
-    inside the first round's timed part, 1-2 s of CPU that an installed service, its bytecode
-    compiled, never spends. ``os.environ`` is restored afterwards.
+    of CPU per process on this machine). The service's packages, its libraries and the
+    standard library are compiled into that cache first (``_compile_service``): a module a
+    process imports only when it first needs it (the relay's outbound sinks, the payment
+    batch) was otherwise compiled inside the first round's timed part, 1-2 s of CPU that an
+    installed service, its bytecode compiled, never spends. ``os.environ`` is restored
+    afterwards.
     """
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(workdir, 0o755)
