@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-from holidays.countries.sweden import Sweden
-
 _ONE_DAY = timedelta(days=1)
 _SATURDAY = 5
 
@@ -23,6 +21,10 @@ def non_bank_days(year: int) -> frozenset[date]:
     Weekends are handled separately by `is_bank_day`; a holiday on a weekend is still listed.
     Basis: design/ARCHITECTURE.md (bank days); SWEDISH-RULES.md has no section on them.
     """
+    # Imported on first use: the package loads every country's calendar, about 0.15 s of a
+    # process's start-up that a command computing no deadline (likvid import bgmax) skips.
+    from holidays.countries.sweden import Sweden
+
     public = Sweden(years=year, include_sundays=False)
     midsummer_day = _midsummer_day(year)
     eves = {
