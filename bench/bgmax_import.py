@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
             likvid = [sys.executable, "-m", "likvid", "import", "bgmax", str(file)]
             out = open(home / "import.log", "wb")  # noqa: SIM115 - handed to the child
             t0 = time.perf_counter()
+            wall0 = datetime.now(UTC).replace(tzinfo=None)  # the outbox's times: naive UTC
             proc = subprocess.Popen(likvid, env={**os.environ}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
             import_rc: int | None = None
             import_rss_mb = 0.0
@@ -265,6 +266,14 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                     "dead_letters": q("SELECT count(*) FROM dead_letters"),
                     "ingest_messages": q("SELECT count(*) FROM outbox WHERE actor = 'ingest_events'"),
                 }
+                # Where the time went: the command's start-up and verify pass before the first
+                # message, the last message's queueing and its application (the tail).
+                first, last, done = s.execute(text(
+                    "SELECT min(created_at), max(created_at), max(processed_at) FROM outbox "
+                    "WHERE actor = 'ingest_payments'")).one()
+                phases = {"first_queued_s": round((first - wall0).total_seconds(), 2),
+                          "last_queued_s": round((last - wall0).total_seconds(), 2),
+                          "last_applied_s": round((done - wall0).total_seconds(), 2)}
             full = sum(1 for i in range(n) if paid_amount(i) == claim_amount(i))
             expect = {"payments_applied": n, "payments_other": 0, "paid_ore": total, "allocated_ore": total,
                       "overpaid_ore": 0, "claims_settled": full, "timers_cancelled": full,
@@ -282,7 +291,7 @@ def import_run(pg: Any, n: int, total: int, file: Path, processes: int, threads:
                     "cpu_s": {"import": round(import_cpu_s, 2), **cpu},
                     "cpu_ms_per_payment": round(1000 * (import_cpu_s + sum(cpu.values())) / n, 3),
                     "postgres_cpu_s": round(pg_cpu_s, 2), "postgres_cpu_ms_per_payment": round(1000 * pg_cpu_s / n, 3),
-                    "check": check}
+                    "phases": phases, "check": check}
         finally:
             if service is not None:
                 service.stop()
@@ -329,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  import: {run['payments_per_s']:,.0f} payments/s ({run['elapsed_s']:.1f} s; command {run['import_s']:.1f} s); "
                     f"peak RSS import {run['import_peak_rss_mb']:.0f} MB, workers {run['worker_peak_rss_mb']} MB; "
                     f"CPU s {run['cpu_s']} ({run['cpu_ms_per_payment']:.2f} ms per payment; PostgreSQL "
-                    f"{run['postgres_cpu_s']:.1f} s, {run['postgres_cpu_ms_per_payment']:.2f} ms per payment)")
+                    f"{run['postgres_cpu_s']:.1f} s, {run['postgres_cpu_ms_per_payment']:.2f} ms per payment); "
+                    f"first payments queued at {run['phases']['first_queued_s']:.2f} s, last at "
+                    f"{run['phases']['last_queued_s']:.2f} s, all applied at {run['phases']['last_applied_s']:.2f} s")
 
     raw_med = median(raw)
     rate_med = median(r["payments_per_s"] for r in runs)
