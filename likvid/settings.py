@@ -42,9 +42,6 @@ class Settings:
     #: The garbage collector's young threshold in the service's processes
     #: (likvid/runtime/gc_tuning.py); 0 keeps Python's own settings.
     gc_threshold: int = 50_000
-    #: The switch interval between a worker process's threads while one applies a large batch
-    #: of payments, in milliseconds (likvid/runtime/switching.py); 0 keeps Python's own.
-    batch_switch_ms: int = 50
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -73,7 +70,6 @@ class Settings:
             worker_metrics_port=_port(env, "LIKVID_WORKER_METRICS_PORT"),
             worker_metrics_host=env.get("LIKVID_WORKER_METRICS_HOST") or "127.0.0.1",
             gc_threshold=whole_number(env, "LIKVID_GC_THRESHOLD", 50_000),
-            batch_switch_ms=whole_number(env, "LIKVID_BATCH_SWITCH_MS", 50),
         )
 
     @property

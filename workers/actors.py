@@ -7,7 +7,6 @@ from typing import Any
 
 import dramatiq
 
-from likvid.runtime.switching import for_payments
 from likvid.service import ingest
 from likvid.service.app import bootstrap
 from likvid.service.batches import run_batch
@@ -45,10 +44,7 @@ def ingest_events(events: list[Any]) -> None:
 def ingest_payments(events: list[Any]) -> None:
     """payment-received events from `likvid publish` and the HTTP API, ahead of other work (a
     lower number is a higher dramatiq priority; every other actor has 0)."""
-    app = bootstrap()
-    events = events if isinstance(events, list) else [events]
-    with for_payments(len(events), app.settings.batch_switch_ms):  # a bank file's batch: fewer handovers
-        ingest.handle(app, events, current_message_id())
+    ingest.handle(bootstrap(), events if isinstance(events, list) else [events], current_message_id())
 
 
 @dramatiq.actor(queue_name=QUEUE_INGEST, **RETRIES)
