@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import pickle
 import tracemalloc
@@ -492,3 +493,69 @@ def test_a_file_changed_after_it_was_verified_yields_nothing_of_the_changed_part
     path.write_bytes(original + b"\r\n")
     with pytest.raises(BgMaxError, match="end of the file is not what was verified"):
         list(bgmax.payments(path, summary))
+
+
+# --- The verifying pass's shortcut for the usual records checks what feeding each record checks ---
+
+def _reference_verify(lines: list[bytes]) -> bgmax.Summary:
+    """Every record read and fed to the checker: the definition the shortcut must meet."""
+    checker = bgmax._Checker()
+    for record in bgmax.read(lines):
+        checker.feed(record)
+    return checker.finish()
+
+
+def _outcome(check: object, lines: list[bytes]) -> object:
+    try:
+        summary = check(lines)  # type: ignore[operator]
+    except BgMaxError as exc:
+        return ("error", exc.line, exc.reason)
+    return ("summary", dataclasses.replace(summary, digests=()))
+
+
+_EXAMPLE_OR_WRITTEN: list[bytes] = []
+
+
+def _base_lines() -> list[bytes]:
+    """The example file's lines when present, else a written file with every payer record."""
+    if not _EXAMPLE_OR_WRITTEN:
+        if EXAMPLE is not None:
+            _EXAMPLE_OR_WRITTEN.extend(EXAMPLE.read_bytes().splitlines(keepends=True))
+        else:
+            import tempfile
+            with tempfile.TemporaryDirectory() as tmp:
+                _EXAMPLE_OR_WRITTEN.extend(_two_sections(Path(tmp) / "two.bgmax").read_bytes()
+                                           .splitlines(keepends=True))
+    return list(_EXAMPLE_OR_WRITTEN)
+
+
+_LINE_STARTS = ["01", "05", "15", "20", "21", "22", "23", "25", "26", "27", "28", "29", "70", "99", "2X", "  "]
+
+
+@given(edits=st.lists(st.tuples(st.sampled_from(["char", "tk", "drop", "copy", "swap"]),
+                                st.integers(0, 10_000), st.integers(0, 10_000),
+                                st.sampled_from("0123456789 AZÅ-\x07²")), max_size=4))
+def test_the_shortcut_for_usual_records_fails_and_succeeds_as_feeding_every_record(
+        edits: list[tuple[str, int, int, str]]) -> None:
+    """``bgmax._checked`` checks the usual TK20 and TK25-29 without building them; over
+    Bankgirot's example file with random edits (a character changed, a record type changed,
+    a line dropped, copied or moved), verifying gives the same summary, or the same error at
+    the same line, as reading and feeding every record."""
+    lines = _base_lines()
+    for kind, i, j, char in edits:
+        at, other = i % len(lines), j % len(lines)
+        text = lines[at].decode("iso-8859-1")
+        if kind == "char":
+            col = j % 80
+            text = text[:col] + char + text[col + 1:]
+            lines[at] = text.encode("iso-8859-1")
+        elif kind == "tk":
+            lines[at] = (_LINE_STARTS[j % len(_LINE_STARTS)] + text[2:]).encode("iso-8859-1")
+        elif kind == "drop" and len(lines) > 1:
+            del lines[at]
+        elif kind == "copy":
+            lines.insert(other, lines[at])
+        elif kind == "swap":
+            lines[at], lines[other] = lines[other], lines[at]
+    expected = _outcome(_reference_verify, lines)
+    assert _outcome(bgmax.verify_lines, lines) == expected
