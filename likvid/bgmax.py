@@ -528,7 +528,7 @@ _TEXT_ONLY_TKS = frozenset(("25", "26", "27", "28", "29"))
 def _checked(lines: Iterable[bytes | str], checker: _Checker) -> Iterator[Record]:
     """``read(lines)`` with ``checker`` checking on the way: the file's usual records (a TK20
     whose fields are all well formed, the payer's text records TK25-29) are checked here as
-    ``checker.feed`` would check them, without a record built for each (a third of the
+    ``checker.feed`` would check them, without a record built for each (two fifths of the
     verifying pass's time); every other record is returned, for the caller to ``feed``.
     Those usual records are the ones whose parsing cannot fail, so each line still meets its
     checks in the same order, and an error is the one ``read`` and ``feed`` would raise."""
