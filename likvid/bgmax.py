@@ -382,12 +382,17 @@ def _parse_opening(line: int, text: str) -> OpeningRecord:
     return OpeningRecord(line, recipient, plusgiro, _field(text, 23, 25).strip())
 
 
+def _numeric_fields_plain(text: str) -> bool:
+    """Whether every numeric field of a TK20/TK21 (columns 3-12 and 38-70) is digits."""
+    numeric = text[2:12] + text[37:70]
+    return numeric.isascii() and numeric.isdigit()
+
+
 def _parse_payment(line: int, text: str) -> PaymentRecord:
     tk = text[:2]
-    # The usual record: every numeric field (columns 3-12 and 38-70) digits, no deduction code.
-    # Anything else goes field by field below, so an error names its columns.
-    numeric = text[2:12] + text[37:70]
-    if numeric.isascii() and numeric.isdigit() and (tk == "20" or text[70] == " "):
+    # The usual record: every numeric field digits, no deduction code. Anything else goes
+    # field by field below, so an error names its columns.
+    if _numeric_fields_plain(text) and (tk == "20" or text[70] == " "):
         return PaymentRecord(
             line_number=line,
             tk=tk,
@@ -535,8 +540,7 @@ def _checked(lines: Iterable[bytes | str], checker: _Checker) -> Iterator[Record
     for line_number, text in _clean_lines(lines):
         tk = text[:2]
         if tk == "20":
-            numeric = text[2:12] + text[37:70]  # as _parse_payment's usual record
-            if numeric.isascii() and numeric.isdigit():
+            if _numeric_fields_plain(text):  # _parse_payment's usual record: it cannot fail
                 checker.usual_payment(line_number, int(text[37:55]))
                 continue
         elif tk in _TEXT_ONLY_TKS:
