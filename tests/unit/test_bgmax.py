@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import pickle
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -513,20 +515,13 @@ def _outcome(check: object, lines: list[bytes]) -> object:
     return ("summary", dataclasses.replace(summary, digests=()))
 
 
-_EXAMPLE_OR_WRITTEN: list[bytes] = []
-
-
-def _base_lines() -> list[bytes]:
+@functools.cache
+def _base_lines() -> tuple[bytes, ...]:
     """The example file's lines when present, else a written file with every payer record."""
-    if not _EXAMPLE_OR_WRITTEN:
-        if EXAMPLE is not None:
-            _EXAMPLE_OR_WRITTEN.extend(EXAMPLE.read_bytes().splitlines(keepends=True))
-        else:
-            import tempfile
-            with tempfile.TemporaryDirectory() as tmp:
-                _EXAMPLE_OR_WRITTEN.extend(_two_sections(Path(tmp) / "two.bgmax").read_bytes()
-                                           .splitlines(keepends=True))
-    return list(_EXAMPLE_OR_WRITTEN)
+    if EXAMPLE is not None:
+        return tuple(EXAMPLE.read_bytes().splitlines(keepends=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        return tuple(_two_sections(Path(tmp) / "two.bgmax").read_bytes().splitlines(keepends=True))
 
 
 _LINE_STARTS = ["01", "05", "15", "20", "21", "22", "23", "25", "26", "27", "28", "29", "70", "99", "2X", "  "]
@@ -541,7 +536,7 @@ def test_the_shortcut_for_usual_records_fails_and_succeeds_as_feeding_every_reco
     Bankgirot's example file with random edits (a character changed, a record type changed,
     a line dropped, copied or moved), verifying gives the same summary, or the same error at
     the same line, as reading and feeding every record."""
-    lines = _base_lines()
+    lines = list(_base_lines())
     for kind, i, j, char in edits:
         at, other = i % len(lines), j % len(lines)
         text = lines[at].decode("iso-8859-1")
