@@ -14,27 +14,131 @@ import fcntl
 import logging
 import os
 import socket
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq import Middleware
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import compute_backoff, dq_name
 from dramatiq.encoder import JSONEncoder, MessageData
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
+from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage
 
 from likvid import jsontext
-from likvid.settings import Settings
+from likvid.settings import Settings, whole_number
 from likvid.workers.middleware import DeadLetters
 
 log = logging.getLogger("likvid.workers.metrics")
 
-_BROKER: RedisBroker | None = None
+_BROKER: WakingRedisBroker | None = None
+
+#: Prefix of the list an idle consumer of a queue blocks on (``WAKE_PREFIX + queue``): an
+#: enqueue pushes a token per message, at most ``WAKE_MAX`` (each wakes one idle consumer).
+WAKE_PREFIX = "likvid:wake:"
+WAKE_MAX = 32
+#: How long an idle consumer waits for a token before it looks at its queue anyway, in ms
+#: (``LIKVID_WORKER_IDLE_POLL_MS``): for a message pushed without one (a publisher straight
+#: onto Redis that leaves it out, dramatiq's maintenance returning a dead worker's messages).
+IDLE_POLL_MS = 1000
 
 
-def configure(redis_url: str, *, worker: Settings | None = None) -> RedisBroker:
+def wake_key(queue_name: str) -> str:
+    return WAKE_PREFIX + queue_name
+
+
+class WakingRedisBroker(RedisBroker):
+    """dramatiq's Redis broker whose idle consumers wait to be woken instead of polling.
+
+    dramatiq's consumer of an empty queue sleeps and looks again, up to
+    ``dramatiq_worker_timeout`` apart. At the 100 ms the service needs for a quick hop
+    (runtime/service.py ``WORKER_POLL_MS``), the ten consumers of a worker process (five
+    queues and their delay queues) each called a Redis script about 13 times a second: two
+    idle worker processes took 2.75 s of CPU in 20 s (0.33 s with this), and while a BgMax
+    import kept one queue busy, the other queues' polling cost the workers a tenth more CPU
+    (BENCHMARKS.md, 2026-11-30). Here every enqueue also pushes a token onto the queue's wake
+    list (the relay one push per queue and batch), and a consumer that finds its queue empty
+    blocks on that list (BLPOP) until a token comes or ``idle_poll_ms`` pass: no polling while
+    idle, and work on a quiet queue starts at once instead of up to 100 ms later. A consumer
+    whose own threads hold its whole prefetch backs off without Redis, as dramatiq's does.
+    A worker stops within ``idle_poll_ms`` (a consumer finishes its wait first), as with
+    dramatiq's default poll."""
+
+    def __init__(self, *args: Any, idle_poll_ms: int = IDLE_POLL_MS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_poll_ms = idle_poll_ms
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return _WakingConsumer
+
+    def enqueue(self, message: Message, *, delay: int | None = None, wake: bool = True) -> Message:
+        """dramatiq's enqueue; ``wake``: then push its queue's wake token (False for a caller
+        that pushes one batch's tokens itself, ``wake``)."""
+        message = super().enqueue(message, delay=delay)
+        if wake:
+            pipe = self.client.pipeline(transaction=False)
+            self.wake(pipe, {message.queue_name: 1})
+            pipe.execute()
+        return message
+
+    @staticmethod
+    def wake(pipe: Any, counts: Mapping[str, int]) -> None:
+        """Queue on ``pipe`` (a Redis pipeline) the wake tokens for ``counts`` messages
+        enqueued per queue name (a delayed message's is its delay queue's)."""
+        for queue_name, count in counts.items():
+            if count > 0:
+                key = wake_key(queue_name)
+                pipe.lpush(key, *["1"] * min(count, WAKE_MAX))
+                pipe.ltrim(key, 0, WAKE_MAX - 1)
+
+    def flush(self, queue_name: str) -> None:
+        super().flush(queue_name)
+        self.client.delete(wake_key(queue_name), wake_key(dq_name(queue_name)))
+
+
+class _WakingConsumer(_RedisConsumer):
+    """dramatiq's ``_RedisConsumer.__next__`` (dramatiq 2.2) but for what it does when no
+    message is at hand: with room in its prefetch and nothing queued, it waits on the queue's
+    wake list (``WakingRedisBroker``) rather than sleeping."""
+
+    broker: WakingRedisBroker
+
+    def __next__(self) -> MessageProxy | None:
+        try:
+            while True:
+                if self.message_cache:
+                    data = self.message_cache.pop(0)
+                    if data is None:  # (as dramatiq: a bug it logs and skips)
+                        self.logger.warning("Found 'None' message in message cache for queue %r.", self.queue_name)
+                        continue
+                    self.misses = 0
+                    message = Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                if self.outstanding_message_count < self.prefetch:
+                    self.message_cache = self.broker.do_fetch(
+                        self.queue_name, self.prefetch - self.outstanding_message_count)
+                    if self.message_cache:
+                        continue
+                    self.misses = 0
+                    self.broker.client.blpop([wake_key(self.queue_name)], timeout=self.broker.idle_poll_ms / 1000)
+                    return None
+                # Its threads still hold the prefetch: back off (no Redis) until one is done.
+                self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                time.sleep(backoff_ms / 1000)
+                return None
+        except redis.ConnectionError as e:
+            raise ConnectionClosed(e) from None
+
+
+def configure(redis_url: str, *, worker: Settings | None = None) -> WakingRedisBroker:
     """The Redis broker for this process, with the current-message and dead-letter middleware.
 
     ``worker``: the settings of a dramatiq worker process (workers/main.py); with a metrics
@@ -45,10 +149,11 @@ def configure(redis_url: str, *, worker: Settings | None = None) -> RedisBroker:
     if _BROKER is None:
         # A killed worker's unacknowledged messages return after the heartbeat timeout, when
         # some process runs broker maintenance (a chance per command, out of a million).
-        broker = RedisBroker(
+        broker = WakingRedisBroker(
             url=redis_url,
             heartbeat_timeout=int(os.environ.get("LIKVID_HEARTBEAT_TIMEOUT_MS", "60000")),
             maintenance_chance=int(os.environ.get("LIKVID_MAINTENANCE_CHANCE", "1000")),
+            idle_poll_ms=whole_number(dict(os.environ), "LIKVID_WORKER_IDLE_POLL_MS", IDLE_POLL_MS, minimum=1),
         )
         broker.add_middleware(CurrentMessage())
         broker.add_middleware(DeadLetters())

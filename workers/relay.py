@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from likvid.db import among, is_sqlite, transaction
 from likvid.models import OutboxMessage
 from likvid.service.app import App
 from likvid.service.records import OUTBOUND_STREAM, QUEUE_OUTBOUND, outbound_events, wall_now
+from likvid.workers.broker import WakingRedisBroker
 
 log = logging.getLogger("likvid.relay")
 
@@ -57,7 +59,7 @@ XADD_CHUNK = 1000
 
 
 class Relay:
-    def __init__(self, app: App, broker: dramatiq.Broker, redis_url: str) -> None:
+    def __init__(self, app: App, broker: WakingRedisBroker, redis_url: str) -> None:
         self.app = app
         self.broker = broker
         self.redis = redis.Redis.from_url(redis_url)
@@ -113,11 +115,15 @@ class Relay:
 
             fan_out(s, self.app.settings, outbound)
         events: list[str] = []
+        woken: Counter[str] = Counter()
         for row in rows:
             if row.queue == QUEUE_OUTBOUND:
                 events += (jsontext.dumps(event) for event in outbound_events(row.payload))
             else:
                 self._enqueue(row)
+                woken[row.queue] += 1
+        # The idle consumers' wake tokens, the batch's in one go (workers/broker.py).
+        WakingRedisBroker.wake(pipe, woken)
         # Each event its own stream entry, in order; many in one command (XADD_MANY), as one
         # XADD each cost the relay more CPU than everything else it does for an event.
         for i in range(0, len(events), XADD_CHUNK):
@@ -140,7 +146,7 @@ class Relay:
         options = {OPTION: row.correlation_id} if row.correlation_id else {}
         message = dramatiq.Message(queue_name=row.queue, actor_name=row.actor, args=tuple(row.payload["args"]),
                                    kwargs={}, options=options, message_id=row.id)
-        self.broker.enqueue(message)
+        self.broker.enqueue(message, wake=False)  # (woken with its batch: _publish)
 
     def run(self, stop: threading.Event) -> None:
         from likvid.service import sinks

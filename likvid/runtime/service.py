@@ -155,11 +155,12 @@ class Service:
 FORK_TIMEOUT_MS = 300_000
 
 
-#: How long an idle dramatiq consumer may sleep before it looks at its queue again, in ms
-#: (dramatiq's ``dramatiq_worker_timeout``; its default is 1,000). An idle queue's consumer
-#: backs off up to this, so work arriving on a quiet queue (the reminders a clock stop fires,
-#: the letters they cause, a payment between bursts) waited up to a second per hop; at 100 ms
-#: an idle worker process polls Redis about ten times a second per queue.
+#: How long a dramatiq consumer whose threads hold its whole prefetch may sleep before it
+#: looks again, in ms (dramatiq's ``dramatiq_worker_timeout``; its default is 1,000, which
+#: left a finished thread waiting up to a second for its next message in a burst). A
+#: consumer of an empty queue instead waits to be woken (workers/broker.py
+#: ``WakingRedisBroker``), so work arriving on a quiet queue (the reminders a clock stop
+#: fires, the letters they cause, a payment between bursts) starts at once.
 WORKER_POLL_MS = 100
 
 
