@@ -37,7 +37,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pickle
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -1021,6 +1023,68 @@ def verify(path: PathLike) -> Summary:
             if checker.feed(record) is not None:
                 digests.append(hashed.cut())
         return replace(checker.finish(), digests=(*digests, hashed.cut()))
+
+
+class VerifyAhead:
+    """:func:`verify` of a file, started in a forked child process (:func:`verify_ahead`):
+    ``result()`` waits for it and returns the Summary or raises the BgMaxError, exactly as
+    ``verify(path)`` would. ``pid`` is the child's, or None where verify runs at ``result()``
+    in this process instead (no ``os.fork``, threads running, the fork failed). A child that
+    fails otherwise (the file unreadable, the child killed) leaves the work to this process:
+    ``result()`` then calls ``verify(path)``, which raises what it raises."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = path
+        self.pid: int | None = None
+        self._read = -1
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return  # (a fork of a threaded process may hold another thread's locks)
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return
+        if pid == 0:  # the child: verify, send the outcome, exit without cleaning up the parent's
+            code = 1
+            try:
+                os.close(read)
+                try:
+                    outcome: tuple[bool, object] = (True, verify(path))
+                except BgMaxError as exc:
+                    outcome = (False, exc)
+                with os.fdopen(write, "wb") as out:
+                    out.write(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        self.pid, self._read = pid, read
+
+    def result(self) -> Summary:
+        if self.pid is None:
+            return verify(self.path)
+        with os.fdopen(self._read, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if status != 0 or not data:
+            return verify(self.path)
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[no-any-return]
+
+
+def verify_ahead(path: PathLike) -> VerifyAhead:
+    """Start :func:`verify` of ``path`` on another core. For a command that has more to do
+    before it needs the summary: `likvid import bgmax` verifies a 100,000-payment file
+    (0.7-0.8 s) while it loads the service (about as long) instead of after."""
+    return VerifyAhead(path)
 
 
 def _section_payments(follower: Iterator[Record], assembler: _Assembler, section: SectionSummary) -> Iterator[Payment]:

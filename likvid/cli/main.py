@@ -317,7 +317,9 @@ def import_() -> None:
 @click.option("--wait", is_flag=True, help="Return once every payment has been applied.")
 def import_bgmax_command(path: Path, allow_test: bool, wait: bool) -> None:
     """Import a BgMax file: verified whole first, then each OCR payment published once."""
-    from likvid.bgmax import BgMaxError
+    from likvid.bgmax import BgMaxError, verify_ahead
+
+    ahead = verify_ahead(path)  # in a child process, while this one loads the service
     from likvid.runtime.gc_tuning import tune
     from likvid.service.bankfile import import_bgmax
     from likvid.service.progress import wait_quiet
@@ -325,11 +327,12 @@ def import_bgmax_command(path: Path, allow_test: bool, wait: bool) -> None:
     app = _app()
     tune(app.settings.gc_threshold)  # a file of 100,000 payments allocates millions of objects
     try:
+        summary = ahead.result()
         if sys.stderr.isatty():
             with click.progressbar(length=sum(1 for _ in open(path, "rb")), label="payments", file=sys.stderr) as bar:
-                result = import_bgmax(app, path, allow_test=allow_test, progress=bar.update)
+                result = import_bgmax(app, path, allow_test=allow_test, progress=bar.update, verified=summary)
         else:
-            result = import_bgmax(app, path, allow_test=allow_test)
+            result = import_bgmax(app, path, allow_test=allow_test, verified=summary)
     except BgMaxError as exc:
         raise click.ClickException(f"{path}: nothing imported: {exc}") from None
     for sec in result.per_section:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from likvid.bgmax import BgMaxError, Payment, payments, verify
+from likvid.bgmax import BgMaxError, Payment, Summary, payments, verify
 from likvid.clock import to_db
 from likvid.db import transaction
 from likvid.models import Payment as PaymentRow
@@ -49,8 +49,10 @@ def _digits(bankgiro: str) -> str:
 
 
 def import_bgmax(app: App, path: Path, *, allow_test: bool = False,
-                 progress: Callable[[int], None] | None = None) -> ImportSummary:
-    summary = verify(path)  # raises BgMaxError naming the line and the reason
+                 progress: Callable[[int], None] | None = None, verified: Summary | None = None) -> ImportSummary:
+    """``verified``: ``verify(path)``'s summary when the caller has it already
+    (``bgmax.verify_ahead``); the payments are read against its digests all the same."""
+    summary = verified if verified is not None else verify(path)  # raises BgMaxError naming the line and the reason
     if summary.test_mark == "T" and not allow_test:
         raise BgMaxError(1, "is a test file (test mark T): refused unless --allow-test")
     ours = {_digits(c.bankgiro) for c in app.policy.creditors.values()}

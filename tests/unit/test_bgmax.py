@@ -554,3 +554,50 @@ def test_the_shortcut_for_usual_records_fails_and_succeeds_as_feeding_every_reco
             lines[at], lines[other] = lines[other], lines[at]
     expected = _outcome(_reference_verify, lines)
     assert _outcome(bgmax.verify_lines, lines) == expected
+
+
+# --------------------------------------------------------------------------- verify_ahead
+
+
+@needs_example
+def test_verify_ahead_verifies_in_a_child_and_gives_what_verify_gives(example: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # (As a command's process: no other thread. The suite's earlier tests may leave one behind.)
+    monkeypatch.setattr(bgmax.threading, "active_count", lambda: 1)
+    two = _two_sections(tmp_path / "two.bgmax")
+    for path in (example, two):
+        ahead = bgmax.verify_ahead(path)
+        assert ahead.pid is not None  # forked
+        summary = ahead.result()
+        assert summary == bgmax.verify(path)
+        assert summary.digests == bgmax.verify(path).digests  # (not compared by ==)
+        assert [p.payment_id for p in bgmax.payments(path, verified=summary)] == \
+               [p.payment_id for p in bgmax.payments(path)]
+    lines = example_lines()
+    lines[22] = lines[22][:78] + "4" + lines[22][79:]  # a deposit that counts 4 payments, not 3
+    broken = write_lines(tmp_path / "broken.bgmax", lines)
+    ahead = bgmax.verify_ahead(broken)
+    assert ahead.pid is not None
+    with pytest.raises(BgMaxError) as info:
+        ahead.result()
+    assert (info.value.line, info.value.reason) == (error_of(broken).line, error_of(broken).reason)
+
+
+@needs_example
+def test_verify_ahead_falls_back_to_verifying_here(example: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child that fails other than with a BgMaxError (here: a directory, not a file) leaves
+    # it to this process, which raises what verify raises.
+    monkeypatch.setattr(bgmax.threading, "active_count", lambda: 1)
+    ahead = bgmax.verify_ahead(tmp_path)
+    assert ahead.pid is not None
+    with pytest.raises(IsADirectoryError):
+        ahead.result()
+    # No fork where the process runs threads (a fork would copy their held locks), or has no fork.
+    monkeypatch.setattr(bgmax.threading, "active_count", lambda: 2)
+    ahead = bgmax.verify_ahead(example)
+    assert ahead.pid is None and ahead.result() == bgmax.verify(example)
+    monkeypatch.undo()
+    monkeypatch.delattr(bgmax.os, "fork")
+    ahead = bgmax.verify_ahead(example)
+    assert ahead.pid is None and ahead.result() == bgmax.verify(example)
