@@ -62,7 +62,7 @@ class WakingRedisBroker(RedisBroker):
     queues and their delay queues) each called a Redis script about 13 times a second: two
     idle worker processes took 2.75 s of CPU in 20 s (0.33 s with this), and while a BgMax
     import kept one queue busy, the other queues' polling cost the workers a tenth more CPU
-    (BENCHMARKS.md, 2026-11-30). Here every enqueue also pushes a token onto the queue's wake
+    (BENCHMARKS.md, BgMax import, 2026-11-29 23:40). Here every enqueue also pushes a token onto the queue's wake
     list (the relay one push per queue and batch), and a consumer that finds its queue empty
     blocks on that list (BLPOP) until a token comes or ``idle_poll_ms`` pass: no polling while
     idle, and work on a quiet queue starts at once instead of up to 100 ms later. A consumer
