@@ -62,17 +62,30 @@ class WakingRedisBroker(RedisBroker):
     queues and their delay queues) each called a Redis script about 13 times a second: two
     idle worker processes took 2.75 s of CPU in 20 s (0.33 s with this), and while a BgMax
     import kept one queue busy, the other queues' polling cost the workers a tenth more CPU
-    (BENCHMARKS.md, BgMax import, 2026-11-29 23:40). Here every enqueue also pushes a token onto the queue's wake
-    list (the relay one push per queue and batch), and a consumer that finds its queue empty
-    blocks on that list (BLPOP) until a token comes or ``idle_poll_ms`` pass: no polling while
-    idle, and work on a quiet queue starts at once instead of up to 100 ms later. A consumer
+    (BENCHMARKS.md, BgMax import, 2026-11-29 23:40). Here every enqueue also pushes a token
+    onto the queue's wake list (the relay one push per queue and batch), and a consumer that
+    finds its queue empty blocks on that list (BLPOP) until a token comes or ``idle_poll_ms``
+    pass (at most 0.8 of the Redis client's socket timeout): no polling while idle, and work
+    on a quiet queue starts at once instead of up to 100 ms later. A consumer
     whose own threads hold its whole prefetch backs off without Redis, as dramatiq's does.
-    A worker stops within ``idle_poll_ms`` (a consumer finishes its wait first), as with
-    dramatiq's default poll."""
+    A worker that stops wakes its own waiting consumers (``_WakeOnShutdown``), which poll as
+    dramatiq's do until they are stopped, so a stop takes no longer than it did."""
 
     def __init__(self, *args: Any, idle_poll_ms: int = IDLE_POLL_MS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.idle_poll_ms = idle_poll_ms
+        # A wait must end before the client's socket timeout (redis-py: 5 s unless the URL
+        # says otherwise), which would otherwise break off the BLPOP as a connection error.
+        pool = self.client.connection_pool
+        socket_timeout = pool.connection_class(**pool.connection_kwargs).socket_timeout  # (not connected)
+        self.idle_wait_s = idle_poll_ms / 1000
+        if socket_timeout:
+            self.idle_wait_s = min(self.idle_wait_s, 0.8 * float(socket_timeout))
+        #: Set while a worker of this process stops: its consumers no longer wait on Redis.
+        self.stopping = False
+        #: This process's own wake list, for its consumers alone (a stop).
+        self.stop_key = f"{WAKE_PREFIX}stop:{self.broker_id}"
+        self.add_middleware(_WakeOnShutdown())
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
@@ -103,6 +116,24 @@ class WakingRedisBroker(RedisBroker):
         self.client.delete(wake_key(queue_name), wake_key(dq_name(queue_name)))
 
 
+class _WakeOnShutdown(Middleware):
+    """A stopping worker's consumers return from their wait at once (a token each on the
+    process's own wake list) and poll until dramatiq stops them; a worker started again on the
+    same broker (tests) waits on the wake lists again."""
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        broker.stopping = False
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        broker.stopping = True
+        consumers = len(broker.queues) + len(broker.delay_queues)
+        if consumers:
+            pipe = broker.client.pipeline(transaction=False)
+            pipe.lpush(broker.stop_key, *["1"] * consumers)
+            pipe.expire(broker.stop_key, 60)
+            pipe.execute()
+
+
 class _WakingConsumer(_RedisConsumer):
     """dramatiq's ``_RedisConsumer.__next__`` (dramatiq 2.2) but for what it does when no
     message is at hand: with room in its prefetch and nothing queued, it waits on the queue's
@@ -127,10 +158,12 @@ class _WakingConsumer(_RedisConsumer):
                         self.queue_name, self.prefetch - self.outstanding_message_count)
                     if self.message_cache:
                         continue
-                    self.misses = 0
-                    self.broker.client.blpop([wake_key(self.queue_name)], timeout=self.broker.idle_poll_ms / 1000)
-                    return None
-                # Its threads still hold the prefetch: back off (no Redis) until one is done.
+                    if not self.broker.stopping:
+                        self.misses = 0
+                        self.broker.client.blpop([wake_key(self.queue_name), self.broker.stop_key],
+                                                 timeout=self.broker.idle_wait_s)
+                        return None
+                # Its threads still hold the prefetch (or its worker stops): back off, as dramatiq's.
                 self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
                 time.sleep(backoff_ms / 1000)
                 return None
