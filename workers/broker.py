@@ -66,10 +66,10 @@ class WakingRedisBroker(RedisBroker):
     onto the queue's wake list (the relay one push per queue and batch), and a consumer that
     finds its queue empty blocks on that list (BLPOP) until a token comes or ``idle_poll_ms``
     pass (at most 0.8 of the Redis client's socket timeout): no polling while idle, and work
-    on a quiet queue starts at once instead of up to 100 ms later. A consumer
-    whose own threads hold its whole prefetch backs off without Redis, as dramatiq's does.
-    A worker that stops wakes its own waiting consumers (``_WakeOnShutdown``), which poll as
-    dramatiq's do until they are stopped, so a stop takes no longer than it did."""
+    on a quiet queue starts at once instead of up to 100 ms later. A consumer whose own
+    threads hold its whole prefetch backs off without Redis, as dramatiq's does. A worker that
+    stops wakes its own waiting consumers (``_WakeOnShutdown``), which poll as dramatiq's do
+    until they are stopped, so a stop takes no longer than it did."""
 
     def __init__(self, *args: Any, idle_poll_ms: int = IDLE_POLL_MS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,8 +92,8 @@ class WakingRedisBroker(RedisBroker):
         return _WakingConsumer
 
     def enqueue(self, message: Message, *, delay: int | None = None, wake: bool = True) -> Message:
-        """dramatiq's enqueue; ``wake``: then push its queue's wake token (False for a caller
-        that pushes one batch's tokens itself, ``wake``)."""
+        """dramatiq's enqueue, then the message's wake token; ``wake=False`` for a caller that
+        pushes the tokens of a whole batch itself (``wake``)."""
         message = super().enqueue(message, delay=delay)
         if wake:
             pipe = self.client.pipeline(transaction=False)
@@ -131,7 +131,10 @@ class _WakeOnShutdown(Middleware):
             pipe = broker.client.pipeline(transaction=False)
             pipe.lpush(broker.stop_key, *["1"] * consumers)
             pipe.expire(broker.stop_key, 60)
-            pipe.execute()
+            try:
+                pipe.execute()
+            except redis.RedisError:
+                pass  # Redis is gone: the waits end with their connections or their timeout
 
 
 class _WakingConsumer(_RedisConsumer):
