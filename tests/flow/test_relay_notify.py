@@ -17,6 +17,7 @@ from likvid.service.records import QUEUE_INGEST, enqueue
 from likvid.settings import Settings
 from likvid.workers.broker import configure
 from likvid.workers.relay import CHANNEL, Relay
+from tests.support.waiting import wait_for
 
 POLL_MS = 60_000
 
@@ -30,15 +31,6 @@ def _listening(url: str) -> list[int]:
                                   {"q": f"LISTEN {CHANNEL}"}).scalars())
     finally:
         engine.dispose()
-
-
-def _wait_for(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
-    """Seconds until ``predicate()`` held; AssertionError after ``timeout``."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"not within {timeout} s"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def _published(app, message_id: str) -> bool:  # type: ignore[no-untyped-def]
@@ -64,12 +56,12 @@ def test_a_committed_message_wakes_the_relay_long_before_its_poll(postgres_url: 
     relay.start()
     try:
         # Given the relay listening, and polling only once a minute
-        _wait_for(lambda: _listening(postgres_url), 10)
+        wait_for(lambda: _listening(postgres_url), 10)
         time.sleep(0.3)  # in its wait, after its first pass
         # When a transaction writes an outbox message and commits
         first = _write_message(app)
         # Then the relay publishes it within seconds, not at its next poll
-        assert _wait_for(lambda: _published(app, first), 10) < 5
+        assert wait_for(lambda: _published(app, first), 10) < 5
 
         # Given the listening connection cut (as by a PostgreSQL restart)
         (pid,) = _listening(postgres_url)
@@ -77,15 +69,15 @@ def test_a_committed_message_wakes_the_relay_long_before_its_poll(postgres_url: 
         with engine.connect() as c:
             c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         engine.dispose()
-        _wait_for(lambda: pid not in _listening(postgres_url), 10)
+        wait_for(lambda: pid not in _listening(postgres_url), 10)
         # When the next message is committed
         second = _write_message(app)
         # Then it is still published within seconds, and the relay listens again
-        assert _wait_for(lambda: _published(app, second), 10) < 5
-        _wait_for(lambda: bool(_listening(postgres_url)), 10)
+        assert wait_for(lambda: _published(app, second), 10) < 5
+        wait_for(lambda: bool(_listening(postgres_url)), 10)
         time.sleep(0.3)
         third = _write_message(app)
-        assert _wait_for(lambda: _published(app, third), 10) < 5
+        assert wait_for(lambda: _published(app, third), 10) < 5
     finally:
         stop.set()
         relay.join(5)

@@ -2,15 +2,16 @@
 (workers/broker.py ``WakingRedisBroker``): with an idle poll of a minute, a message sent to an
 idle worker is still handled at once, and the idle worker calls Redis's scripts only when
 its wait ends (every 4 s, within redis-py's socket timeout); every enqueue leaves a token (at
-most ``WAKE_MAX``), the relay one per message of its batch; a message pushed without a token is found at the idle poll; a consumer
-whose prefetch is taken leaves the tokens to the others; a stopping worker wakes its own
-consumers, so a stop does not wait out the idle poll."""
+most ``WAKE_MAX``), the relay one per message of its batch; a message pushed without a token
+is found at the idle poll; a consumer whose prefetch is taken leaves the tokens to the
+others; a stopping worker wakes its own consumers, so a stop does not wait out the idle
+poll."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,10 @@ from likvid.service.records import QUEUE_INGEST, QUEUE_PAYMENTS, enqueue
 from likvid.settings import Settings
 from likvid.workers.broker import WAKE_MAX, WakingRedisBroker, wake_key
 from likvid.workers.relay import Relay
+from tests.support.waiting import wait_for
 
 QUEUE = "wake-test"
 MINUTE_MS = 60_000
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> float:
-    """Seconds until ``predicate()`` held; AssertionError after ``timeout``."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"not within {timeout} s"
-        time.sleep(0.01)
-    return time.monotonic() - started
 
 
 def _script_calls(client: redis.Redis) -> int:
@@ -81,10 +74,10 @@ def test_an_idle_worker_is_woken_by_a_message_and_does_not_poll_meanwhile(broker
         # times; these two look again at most once each.
         assert _script_calls(broker.client) - before <= 2
         actor.send("first")
-        _wait_for(lambda: seen == ["first"], timeout=10)  # not the idle poll's minute
+        wait_for(lambda: seen == ["first"], timeout=10)  # at once, not after a 4 s wait
         time.sleep(0.5)
         actor.send("second")
-        _wait_for(lambda: seen == ["first", "second"], timeout=10)
+        wait_for(lambda: seen == ["first", "second"], timeout=10)
     finally:
         _stop(worker)
     # A worker started again on the same broker waits on the wake lists again.
@@ -96,7 +89,7 @@ def test_an_idle_worker_is_woken_by_a_message_and_does_not_poll_meanwhile(broker
         time.sleep(1.0)
         assert _script_calls(broker.client) - before <= 2
         actor.send("third")
-        _wait_for(lambda: seen == ["first", "second", "third"], timeout=10)
+        wait_for(lambda: seen == ["first", "second", "third"], timeout=10)
     finally:
         _stop(worker)
 
@@ -111,7 +104,7 @@ def test_a_message_pushed_without_a_token_is_found_at_the_idle_poll(broker: Waki
         message = actor.message("pushed by hand").copy(options={"redis_message_id": str(uuid.uuid4())})
         # As another publisher might (README, "Straight onto Redis"), leaving the token out.
         broker.do_enqueue(QUEUE, message.options["redis_message_id"], message.encode())
-        _wait_for(lambda: seen == ["pushed by hand"], timeout=10)
+        wait_for(lambda: seen == ["pushed by hand"], timeout=10)
         assert broker.client.llen(wake_key(QUEUE)) == 0
     finally:
         _stop(worker)
