@@ -26,6 +26,11 @@ import orjson
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+class Text(str):
+    """JSON text already written, for a writer that takes column values as they are (the
+    payment batch's COPY) to pass through instead of writing it again."""
+
+
 def dumpb(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON bytes."""
     try:

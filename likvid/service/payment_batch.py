@@ -37,6 +37,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -64,7 +65,7 @@ from likvid.rules.collection import Balance, allocate
 from likvid.rules.money import parse_kronor
 from likvid.service.app import App
 from likvid.service.parking import lock_keys
-from likvid.service.records import inbox_row, outbound_rows, record_rows, wall_now
+from likvid.service.records import Stamps, inbox_row, outbound_rows, record_rows
 
 #: Hand-off statuses under which a payment must be reported to the receiver (handoff.py).
 HANDOFF_IN_PLAY = ("waiting", "queued", "exported")
@@ -103,7 +104,9 @@ class _Taken:
 def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
     if is_sqlite(s.get_bind()):
-        s.execute(insert(table), rows)
+        # (A JSON column's value written already goes in as the value it writes.)
+        s.execute(insert(table), [{k: jsontext.loads(v) if v.__class__ is jsontext.Text else v
+                                   for k, v in row.items()} for row in rows])
         return
     # COPY knows only the server's defaults: add the model's scalar ones, as an INSERT does.
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
@@ -118,22 +121,14 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     extra = list(defaults.values())
     dumps = jsontext.dumps
     conn = s.connection().connection.driver_connection
-    # A table with foreign keys (ledger_entries.claim_id) has each row checked by a query that
-    # PostgreSQL plans; under the session's plan_cache_mode=force_custom_plan
-    # (db.POSTGRES_OPTIONS, for this service's own statements) it planned that check anew for
-    # every row. For the COPY, the plan cache decides as it does by default and keeps the
-    # check's generic plan, a primary-key lookup: a fifth less of PostgreSQL's CPU for a
-    # batch of payments (bench/profile_import.py). The session's setting is back after it.
-    checked = bool(table.foreign_keys)
     with conn.cursor() as cur:
-        if checked:
-            cur.execute("SET LOCAL plan_cache_mode = auto")
         with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 values = [*row.values(), *extra]
                 for i in as_json:
-                    if values[i] is not None:
-                        values[i] = dumps(values[i])
+                    value = values[i]
+                    if value is not None and value.__class__ is not jsontext.Text:  # (Text: written already)
+                        values[i] = dumps(value)
                 for i, written in as_iso:
                     value = values[i]
                     if value is not None:
@@ -142,8 +137,6 @@ def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
                             iso = written[value] = _iso(value)
                         values[i] = iso
                 copy.write_row(values)
-        if checked:
-            cur.execute("RESET plan_cache_mode")
 
 
 def _iso(value: Any) -> Any:
@@ -154,8 +147,27 @@ def _iso(value: Any) -> Any:
 
 
 def receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:
-    """Apply the plain payments of ``events`` set-based; returns the others, in order."""
+    """Apply the plain payments of ``events`` set-based; returns the others, in order.
+
+    On PostgreSQL the plan cache decides here as it does by default (``plan_cache_mode``
+    auto) instead of the session's ``force_custom_plan`` (db.POSTGRES_OPTIONS), which is back
+    for the events applied one by one afterwards. The batch's statements are the same every
+    time, and each is a lookup of its keys by index whatever they are, so a connection plans
+    each five times and then keeps its generic plan: about half of PostgreSQL's planning for
+    a run (bench/profile_import.py --statements). Above all the foreign-key check of every
+    ledger entry the COPY writes is planned once, not once per row: a fifth less of
+    PostgreSQL's CPU for a batch of payments."""
     s.flush()
+    postgres = not is_sqlite(s.get_bind())
+    if postgres:
+        s.execute(text("SET LOCAL plan_cache_mode = auto"))
+    declined = _receive_batch(s, app, now, events)
+    if postgres:
+        s.execute(text("RESET plan_cache_mode"))
+    return declined
+
+
+def _receive_batch(s: Session, app: App, now: datetime, events: list[Event]) -> list[Event]:
     datas = [e.data for e in events]
     pids = {d.payment_id for d in datas}
     invoice_ids = {d.invoice_id for d in datas if d.invoice_id}
@@ -338,11 +350,11 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
             cancelled[claim_id] += 1
     events_rows, payment_rows, entry_rows, timeline_rows, outbox_rows = [], [], [], [], []
 
-    wall = wall_now()
+    stamps = Stamps.of(now)
     corr: str | None = None  # the event of the payment being written: its rows follow from it
 
     def note(type_: str, **kw: Any) -> None:
-        timeline, outbox = record_rows(now, type_, wall=wall, correlation_id=corr, **kw)
+        timeline, outbox = record_rows(now, type_, stamps=stamps, correlation_id=corr, **kw)
         timeline_rows.append(timeline)
         if outbox is not None:
             outbox_rows.append(outbox)
@@ -350,7 +362,7 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     for t in taken:
         e, d = t.event, t.event.data
         corr = e.id
-        events_rows.append(inbox_row(e, at))
+        events_rows.append(inbox_row(e, at, data_text=True))
         payment_rows.append({"payment_id": d.payment_id, "amount_ore": d.amount, "paid_on": d.paid_on,
                              "reference": d.reference, "invoice_id": d.invoice_id, "channel": d.channel,
                              "status": "applied", "payer": None, "overpayment_ore": t.surplus,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 from likvid.clock import SystemClock, isoformat, to_db
 from likvid.correlation import current as current_correlation
 from likvid.ids import hex_id
-from likvid.messages import OUTBOUND_EVENT_TYPES, Event, data_to_json
+from likvid.jsontext import Text
+from likvid.messages import OUTBOUND_EVENT_TYPES, Event, data_json_text, data_to_json
 from likvid.models import OutboxMessage, TimelineEntry, Timer
 
 #: Queue names, grouped by workload so each group scales alone (`likvid worker --queues`).
@@ -41,11 +43,16 @@ OUTBOUND_BATCH = 500
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
+#: Types written as their ISO text (``jsonable``).
+_TIMES = frozenset((date, datetime))
+
+
 def jsonable(value: Any) -> Any:
     if type(value) in _SCALARS:
         return value
-    if isinstance(value, dict):  # (a flat dict of scalars, the usual details, without a call per value)
-        return {k: v if type(v) in _SCALARS else jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # (a flat dict of scalars and dates, the usual details, without a call per value)
+        return {k: v if type(v) in _SCALARS else v.isoformat() if type(v) in _TIMES else jsonable(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
@@ -122,11 +129,31 @@ def mark_processed(session: Session, message_id: str | None, now: datetime) -> N
         )
 
 
-def inbox_row(event: Event, received_at: datetime, status: str = "applied") -> dict[str, Any]:
+def inbox_row(event: Event, received_at: datetime, status: str = "applied", *,
+              data_text: bool = False) -> dict[str, Any]:
     """The ``events`` row (the ingest inbox: the event once, its id the idempotency key) of an
-    accepted event, as column values; ``received_at`` as stored (``to_db``)."""
+    accepted event, as column values; ``received_at`` as stored (``to_db``). ``data_text``:
+    the data as its JSON text already written (``jsontext.Text``), for a writer that passes
+    such values through (the payment batch's COPY)."""
+    data = Text(data_json_text(event)) if data_text else data_to_json(event)
     return {"id": event.id, "type": event.type, "source": event.source, "occurred_at": to_db(event.occurred_at),
-            "received_at": received_at, "data": data_to_json(event), "status": status}
+            "received_at": received_at, "data": data, "status": status}
+
+
+@dataclass(frozen=True, slots=True)
+class Stamps:
+    """The times ``record_rows`` writes, converted once for many rows: the business instant as
+    stored (``at``) and as an outbound event's text (``occurred_at``), and the outbox row's
+    creation time on the system clock as stored (``created_at``). A set-based path writes
+    thousands of rows at one instant; converting per row cost more than building the row."""
+
+    at: datetime
+    occurred_at: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, now: datetime, wall: datetime | None = None) -> Stamps:
+        return cls(to_db(now), isoformat(now), to_db(wall or wall_now()))
 
 
 def record_rows(
@@ -138,18 +165,22 @@ def record_rows(
     case_id: int | None = None,
     basis: str | None = None,
     wall: datetime | None = None,
+    stamps: Stamps | None = None,
     correlation_id: str | None = None,
     **details: Any,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
     (as column values, for callers that insert many rows at once; ``wall``, the outbox row's
-    creation time on the system clock, lets them read that clock once for all rows).
+    creation time on the system clock, lets them read that clock once for all rows, and
+    ``stamps``, ``Stamps.of(now, wall)``, convert both once for all rows).
 
     The outbound event carries ``correlation_id`` (by default the current one) as the optional
     envelope field ``correlation_id`` (EVENTS.md: the code may add optional fields), and so
     does its row."""
+    if stamps is None:
+        stamps = Stamps.of(now, wall)
     details = jsonable(details)
-    timeline = {"at": to_db(now), "type": type_, "claim_id": claim_id, "customer_id": customer_id,
+    timeline = {"at": stamps.at, "type": type_, "claim_id": claim_id, "customer_id": customer_id,
                 "case_id": case_id, "details": details, "basis": basis}
     if type_ not in OUTBOUND_EVENT_TYPES:
         return timeline, None
@@ -159,7 +190,7 @@ def record_rows(
         "id": hex_id(),
         "type": type_,
         "version": 1,
-        "occurred_at": isoformat(now),
+        "occurred_at": stamps.occurred_at,
         "source": "likvid",
         "data": data,
     }
@@ -171,7 +202,7 @@ def record_rows(
         "queue": QUEUE_OUTBOUND,
         "actor": "outbound",
         "payload": payload,
-        "created_at": to_db(wall or wall_now()),
+        "created_at": stamps.created_at,
         "correlation_id": correlation_id,
     }
     return timeline, outbox

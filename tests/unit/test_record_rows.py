@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from likvid.clock import STOCKHOLM, isoformat, to_db
-from likvid.service.records import jsonable, record_rows
+from likvid.service.records import Stamps, jsonable, record_rows, wall_now
 
 
 def test_a_settled_claim_gives_its_timeline_row_and_its_outbound_event() -> None:
@@ -45,3 +45,23 @@ def test_jsonable_writes_dates_and_keeps_nesting() -> None:
              "e": (True, 1.5)}
     assert jsonable(value) == {"a": 1, "b": None, "c": ["2026-01-02", {"d": "2026-01-02T03:04:00+01:00"}],
                                "e": [True, 1.5]}
+
+
+def test_rows_from_stamps_are_the_rows_from_the_instants() -> None:
+    # A set-based path converts its instants once (Stamps) for thousands of rows: the rows are
+    # those record_rows writes from the instants themselves, but for their random ids.
+    now, wall = datetime(2026, 10, 25, 2, 30, tzinfo=STOCKHOLM, fold=1), wall_now()
+    stamps = Stamps.of(now, wall)
+    for type_ in ("claim-settled", "step-cancelled"):
+        kw = {"claim_id": "INV1", "customer_id": "C1", "case_id": 5, "how": "paid", "paid_on": date(2026, 1, 19),
+              "at": datetime(2026, 1, 19, 8, 0, tzinfo=STOCKHOLM), "correlation_id": "E1"}
+        plain, fast = record_rows(now, type_, wall=wall, **kw), record_rows(now, type_, stamps=stamps, **kw)
+        assert plain[0] == fast[0] and plain[0]["at"] == to_db(now)
+        assert plain[0]["details"]["at"] == "2026-01-19T08:00:00+01:00"
+        if plain[1] is None:
+            assert fast[1] is None
+            continue
+        assert fast[1] is not None
+        drop = lambda row: {**row, "id": None, "payload": {**row["payload"], "id": None}}  # noqa: E731
+        assert drop(plain[1]) == drop(fast[1])
+        assert fast[1]["created_at"] == to_db(wall) and fast[1]["payload"]["occurred_at"] == now.isoformat()
