@@ -19,9 +19,9 @@ from likvid.messages import (
     Event,
     EventRejected,
     FieldError,
-    default_claim_nature,
     data_json_text,
     data_to_json,
+    default_claim_nature,
     event_to_json,
     parse_event,
 )
