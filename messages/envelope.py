@@ -168,12 +168,13 @@ def parse_event(raw: str | bytes | bytearray | Mapping[str, Any]) -> Event:
     broken field, with the event's id and type when they could be read.
     """
     document = _load(raw)
-    event_id, event_type = _readable(document.get("id")), _readable(document.get("type"))
-    model = EVENT_MODELS.get(event_type or "", _UnknownTypeEvent)
+    event_type = document.get("type")
+    model = EVENT_MODELS.get(event_type, _UnknownTypeEvent) if event_type.__class__ is str else _UnknownTypeEvent
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise EventRejected(field_errors(exc), event_id=event_id, event_type=event_type) from None
+        raise EventRejected(field_errors(exc), event_id=_readable(document.get("id")),
+                            event_type=_readable(event_type)) from None
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

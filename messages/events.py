@@ -213,15 +213,26 @@ def _more_than_zero(ore: int) -> int:
     return ore
 
 
+#: The last date text read and its date (a BgMax section's payments share their payment date).
+_last_date: tuple[str | None, date | None] = (None, None)
+
+
 def _date(value: Any) -> Any:
+    global _last_date
+    text, day = _last_date
+    if value.__class__ is str and text == value and day is not None:
+        return day
     if value is None:
         raise fail("must not be null")
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise fail("must be a date like 2026-11-29")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise fail("is not a valid date") from None
+    if value.__class__ is str:
+        _last_date = (value, day)
+    return day
 
 
 _AMOUNT_JSON = PlainSerializer(kronor_str, return_type=str, when_used="json")

@@ -826,6 +826,16 @@ def test_dates_become_dates_and_identity_numbers_are_normalised() -> None:
     assert data_of("payment-received").paid_on == date(2026, 11, 28)
 
 
+def test_the_same_date_text_gives_one_date_and_each_text_its_own() -> None:
+    # The last date text read is remembered (a BgMax section's payments share their date).
+    texts = ["2026-01-20", "2026-01-20", "2026-01-21", "2026-01-20"]
+    days = [data_of("payment-received", paid_on=t).paid_on for t in texts]
+    assert days == [date.fromisoformat(t) for t in texts] and days[0] is days[1]
+    for bad, reason in (("2026-02-30", "is not a valid date"), ("2026-1-20", "must be a date like")):
+        data_of("payment-received", paid_on="2026-01-20")
+        assert reason in reasons_for(with_data("payment-received", paid_on=bad))["data.paid_on"]
+
+
 def test_customer_registered_defaults() -> None:
     data = data_of("customer-registered")
     assert data.address.country == "SE"
