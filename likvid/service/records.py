@@ -193,7 +193,9 @@ def record_rows(
     """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
     (as column values, for callers that insert many rows at once; ``wall``, the outbox row's
     creation time on the system clock, lets them read that clock once for all rows, and
-    ``stamps``, ``Stamps.of(now, wall)``, convert both once for all rows).
+    ``stamps``, ``Stamps.of(now, wall)``, convert both once for all rows). The outbox row has
+    no id yet: ``record`` and ``outbound_rows`` give it one where it is written (a set-based
+    path writes 500 events to one row, so an id per event was wasted).
 
     The outbound event carries ``correlation_id`` (by default the current one) as the optional
     envelope field ``correlation_id`` (EVENTS.md: the code may add optional fields), and so
@@ -218,8 +220,7 @@ def record_rows(
     correlation_id = correlation_id or current_correlation()
     if correlation_id:
         payload["correlation_id"] = correlation_id
-    outbox = {
-        "id": hex_id(),
+    outbox = {  # (its id is given where it is written: record, outbound_rows)
         "queue": QUEUE_OUTBOUND,
         "actor": "outbound",
         "payload": payload,
@@ -246,10 +247,10 @@ def outbound_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for i in range(0, len(rows), OUTBOUND_BATCH):
         chunk = rows[i : i + OUTBOUND_BATCH]
         if len(chunk) == 1:
-            out.append(chunk[0])
+            out.append({**chunk[0], "id": hex_id()})
             continue
         correlations = {r["correlation_id"] for r in chunk}
-        out.append({**chunk[0], "payload": {"events": [r["payload"] for r in chunk]},
+        out.append({**chunk[0], "id": hex_id(), "payload": {"events": [r["payload"] for r in chunk]},
                     "correlation_id": correlations.pop() if len(correlations) == 1 else None})
     return out
 
@@ -277,7 +278,7 @@ def record(
         return
     session.add(TimelineEntry(**timeline))
     if outbox is not None:
-        session.add(OutboxMessage(**outbox))
+        session.add(OutboxMessage(id=hex_id(), **outbox))
 
 
 #: ``Session.info`` key of the rows ``deferred_rows`` collects, per model.

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from likvid.clock import STOCKHOLM, isoformat, to_db
-from likvid.service.records import Stamps, jsonable, record_rows, wall_now
+from likvid.service.records import Stamps, jsonable, outbound_rows, record_rows, wall_now
 
 
 def test_a_settled_claim_gives_its_timeline_row_and_its_outbound_event() -> None:
@@ -65,3 +65,14 @@ def test_rows_from_stamps_are_the_rows_from_the_instants() -> None:
         drop = lambda row: {**row, "id": None, "payload": {**row["payload"], "id": None}}  # noqa: E731
         assert drop(plain[1]) == drop(fast[1])
         assert fast[1]["created_at"] == to_db(wall) and fast[1]["payload"]["occurred_at"] == now.isoformat()
+
+
+def test_outbox_rows_get_their_ids_where_they_are_written() -> None:
+    # record_rows leaves the outbox row's id to the writer: outbound_rows gives each row it
+    # writes (one per 500 events, or one event alone) an id of its own.
+    now = datetime(2026, 1, 20, 9, 0, tzinfo=STOCKHOLM)
+    written = [record_rows(now, "claim-settled", claim_id=f"I{n}", how="paid")[1] for n in range(1001)]
+    assert all(w is not None and "id" not in w for w in written)
+    rows = outbound_rows([w for w in written if w is not None])
+    assert [len(r["payload"].get("events", [r["payload"]])) for r in rows] == [500, 500, 1]
+    assert len({r["id"] for r in rows}) == 3 and all(len(r["id"]) == 32 for r in rows)
