@@ -6,7 +6,7 @@ No database, no clock: (claim facts, configuration, business date) → decision
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -14,6 +14,10 @@ from datetime import date, timedelta
 STAGES = ("issued", "due", "reminded", "demanded", "handed_off")
 #: Allocation order within a claim (issue: fees, then interest, then capital).
 DEFAULT_ALLOCATION_ORDER = ("fee", "interest", "capital")
+
+
+#: The components of a claim's open amount that a payment is allocated to.
+COMPONENTS = ("capital", "fee", "interest")
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def resumed_on(planned: date, today: date, resume_days: int) -> date:
 
 def allocate(
     amount: int,
-    balances: Sequence[tuple[str, Balance]],
+    balances: Sequence[tuple[str, Balance | Mapping[str, int]]],
     order: Sequence[str] = DEFAULT_ALLOCATION_ORDER,
 ) -> tuple[list[tuple[str, str, int]], int]:
     """Allocate a payment over claims in the order given (the paid claim first, then the
@@ -103,7 +107,7 @@ def allocate(
     left = amount
     for claim_id, balance in balances:
         for component in order:
-            owed = balance.get(component)
+            owed = balance.get(component) or 0
             if left <= 0:
                 break
             if owed > 0:

@@ -61,7 +61,7 @@ from likvid.models import (
     TimelineEntry,
     Timer,
 )
-from likvid.rules.collection import Balance, allocate
+from likvid.rules.collection import COMPONENTS, allocate
 from likvid.rules.money import parse_kronor
 from likvid.service.app import App
 from likvid.service.parking import lock_keys
@@ -82,7 +82,9 @@ class _Claim:
     customer_id: str
     creditor_id: str
     effective_due_date: Any
-    balance: dict[str, int] = field(default_factory=dict)
+    #: Open amount per component, every component allocated to present (``rules.collection.allocate``
+    #: reads it as it reads a ``Balance``).
+    balance: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0))
     open: bool = True
 
     @property
@@ -313,11 +315,8 @@ def _allocate(claim: _Claim, open_claims: list[_Claim], amount: int, order: Any,
     than allocate and settle (the claim is not open; a small residual to write off)."""
     if not claim.open:
         return None
-    ordered = [claim] + [c for c in open_claims if c.invoice_id != claim.invoice_id]
-    parts, surplus = allocate(amount, [(c.invoice_id, Balance(capital=c.balance.get("capital", 0),
-                                                              fee=c.balance.get("fee", 0),
-                                                              interest=c.balance.get("interest", 0)))
-                                       for c in ordered], order)
+    ordered = [claim] + [c for c in open_claims if c is not claim]
+    parts, surplus = allocate(amount, [(c.invoice_id, c.balance) for c in ordered], order)
     by_claim: dict[str, int] = {}
     for cid, _component, amt in parts:
         by_claim[cid] = by_claim.get(cid, 0) + amt
