@@ -104,11 +104,10 @@ class _Taken:
 
 
 def _insert(s: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
+    """Many rows at once: COPY on PostgreSQL (in this transaction; a JSON column's value that is
+    ``jsontext.Text`` goes as the text it is), else executemany."""
     if is_sqlite(s.get_bind()):
-        # (A JSON column's value written already goes in as the value it writes.)
-        s.execute(insert(table), [{k: jsontext.loads(v) if v.__class__ is jsontext.Text else v
-                                   for k, v in row.items()} for row in rows])
+        s.execute(insert(table), rows)
         return
     # COPY knows only the server's defaults: add the model's scalar ones, as an INSERT does.
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
@@ -350,6 +349,7 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     events_rows, payment_rows, entry_rows, timeline_rows, outbox_rows = [], [], [], [], []
 
     stamps = Stamps.of(now)
+    copied = not is_sqlite(s.get_bind())  # _insert's COPY takes an event's data as JSON text
     corr: str | None = None  # the event of the payment being written: its rows follow from it
 
     def note(type_: str, **kw: Any) -> None:
@@ -361,7 +361,7 @@ def _write(s: Session, now: datetime, taken: list[_Taken], claims: dict[str, _Cl
     for t in taken:
         e, d = t.event, t.event.data
         corr = e.id
-        events_rows.append(inbox_row(e, at, data_text=True))
+        events_rows.append(inbox_row(e, at, data_text=copied))
         payment_rows.append({"payment_id": d.payment_id, "amount_ore": d.amount, "paid_on": d.paid_on,
                              "reference": d.reference, "invoice_id": d.invoice_id, "channel": d.channel,
                              "status": "applied", "payer": None, "overpayment_ore": t.surplus,
