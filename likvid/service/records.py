@@ -185,15 +185,14 @@ def record_rows(
     customer_id: str | None = None,
     case_id: int | None = None,
     basis: str | None = None,
-    wall: datetime | None = None,
     stamps: Stamps | None = None,
     correlation_id: str | None = None,
     **details: Any,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The timeline row and, for an outbound event name, the outbox row that ``record`` writes
-    (as column values, for callers that insert many rows at once; ``wall``, the outbox row's
-    creation time on the system clock, lets them read that clock once for all rows, and
-    ``stamps``, ``Stamps.of(now, wall)``, convert both once for all rows). The outbox row has
+    (as column values, for callers that insert many rows at once; ``stamps``, by default
+    ``Stamps.of(now)``, lets them convert ``now`` and read the system clock for the outbox
+    row's creation time once for all rows). The outbox row has
     no id yet: ``record`` and ``outbound_rows`` give it one where it is written (a set-based
     path writes 500 events to one row, so an id per event was wasted).
 
@@ -201,7 +200,7 @@ def record_rows(
     envelope field ``correlation_id`` (EVENTS.md: the code may add optional fields), and so
     does its row."""
     if stamps is None:
-        stamps = Stamps.of(now, wall)
+        stamps = Stamps.of(now)
     details = jsonable(details)
     timeline = {"at": stamps.at, "type": type_, "claim_id": claim_id, "customer_id": customer_id,
                 "case_id": case_id, "details": details, "basis": basis}
