@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from .errors import ROOT, EventRejected, FieldError, fail, field_errors
-from .events import DATA_MODELS, EVENT_TYPES, CustomerUpdated, EventData, Id, Label
+from .events import DATA_MODELS, EVENT_TYPES, CustomerUpdated, EventData, Id, Label, LastRead
 
 #: Largest event accepted, in bytes (or characters for a str); real events are a few kB.
 MAX_EVENT_SIZE = 1_048_576
@@ -44,18 +44,12 @@ _OFFSET_REASON = "must include a UTC offset, like 2026-11-29T10:15:00+01:00"
 _TIMESTAMP_REASON = "must be a date and time with offset, like 2026-11-29T10:15:00+01:00"
 
 
-#: The last timestamp text read and its instant (shared by every thread: a tuple is replaced
-#: whole, and both halves are immutable).
-_last_timestamp: tuple[str | None, datetime | None] = (None, None)
+_last_timestamp = LastRead()
 
 
 def _timestamp(value: Any) -> datetime:
-    """An aware instant from ISO text with an offset (or an aware datetime). The events of one
-    batch often share their ``occurred_at`` (every payment of a BgMax file carries the file's
-    time): text equal to the last one read gives the same instant object again, which spares
-    the parse here and lets ``clock.to_db`` (which remembers instants by identity) convert it
-    once for the batch, not once per event."""
-    global _last_timestamp
+    """An aware instant from ISO text with an offset (or an aware datetime); the text read last
+    gives its instant again (``LastRead``: every payment of a BgMax file carries the file's time)."""
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise fail(_OFFSET_REASON)
@@ -64,8 +58,8 @@ def _timestamp(value: Any) -> datetime:
         raise fail("must not be null")
     if not isinstance(value, str):
         raise fail(_TIMESTAMP_REASON)
-    text, instant = _last_timestamp
-    if value.__class__ is str and text == value and instant is not None:
+    instant: datetime | None = _last_timestamp.get(value)
+    if instant is not None:
         return instant
     match = _WITH_OFFSET.fullmatch(value)
     if match is None:
@@ -77,8 +71,7 @@ def _timestamp(value: Any) -> datetime:
         instant = datetime.fromisoformat(text)
     except ValueError:
         raise fail("is not a valid date and time") from None
-    if value.__class__ is str:  # (not a subclass, whose equality could be anything)
-        _last_timestamp = (value, instant)
+    _last_timestamp.keep(value, instant)
     return instant
 
 

@@ -213,14 +213,35 @@ def _more_than_zero(ore: int) -> int:
     return ore
 
 
-#: The last date text read and its date (a BgMax section's payments share their payment date).
-_last_date: tuple[str | None, date | None] = (None, None)
+class LastRead:
+    """The last text a parser read and what it made of it, given again for the same text: the
+    events of a batch often share one (a BgMax file's payments their ``occurred_at``, a
+    section's their payment date), and the same object lets ``clock.to_db``, which remembers
+    instants by identity, convert it once. Shared by every thread: the pair is replaced whole,
+    and both halves are immutable. A ``str`` subclass, whose equality could be anything, is
+    neither kept nor matched; only what a parse accepted is kept."""
+
+    __slots__ = ("_pair",)
+
+    def __init__(self) -> None:
+        self._pair: tuple[str | None, Any] = (None, None)
+
+    def get(self, value: Any) -> Any:
+        """What the last read made of ``value``; None when it was not the last text read."""
+        text, made = self._pair
+        return made if value.__class__ is str and text == value else None
+
+    def keep(self, value: Any, made: Any) -> None:
+        if value.__class__ is str:
+            self._pair = (value, made)
+
+
+_last_date = LastRead()
 
 
 def _date(value: Any) -> Any:
-    global _last_date
-    text, day = _last_date
-    if value.__class__ is str and text == value and day is not None:
+    day = _last_date.get(value)
+    if day is not None:
         return day
     if value is None:
         raise fail("must not be null")
@@ -230,8 +251,7 @@ def _date(value: Any) -> Any:
         day = date.fromisoformat(value)
     except ValueError:
         raise fail("is not a valid date") from None
-    if value.__class__ is str:
-        _last_date = (value, day)
+    _last_date.keep(value, day)
     return day
 
 
