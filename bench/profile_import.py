@@ -101,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             profiler = cProfile.Profile()
             rows: list[dict[str, Any]] = []
 
+            def wal() -> tuple[int, int, int]:
+                """The cluster's WAL so far (pg_stat_wal): records, full-page images, bytes."""
+                with read_session(app.db) as s:
+                    return tuple(s.execute(text("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")).one())
+
             def stage(name: str, fn: Callable[[], Any]) -> Any:
+                wal0 = wal()
                 s0, w0, c0, pg0 = statements[0], time.perf_counter(), time.process_time(), postgres_cpu_s()
                 if args.profile == name:
                     profiler.enable()
@@ -109,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.profile == name:
                     profiler.disable()
                 rows.append({"stage": name, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
-                             "pg_cpu": postgres_cpu_s() - pg0, "sql": statements[0] - s0})
+                             "pg_cpu": postgres_cpu_s() - pg0, "sql": statements[0] - s0,
+                             **dict(zip(("wal_records", "wal_fpi", "wal_bytes"),
+                                        (int(b - a) for a, b in zip(wal0, wal(), strict=True)), strict=True))})
                 return out
 
             if args.statements:
@@ -149,14 +157,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n} payments: {applied} applied, {outbound} outbound events")
             print("row updates (heap-only in place / all): "
                   + ", ".join(f"{name} {hot:,} / {upd:,}" for name, upd, hot in updates))
-            print("| stage | wall ms/payment | CPU ms/payment | PostgreSQL CPU ms/payment | SQL/1000 payments |")
-            print("|---|---:|---:|---:|---:|")
-            for r in rows:
+            print("| stage | wall ms/payment | CPU ms/payment | PostgreSQL CPU ms/payment | SQL/1000 payments"
+                  " | WAL records/payment | full-page images/1000 payments | WAL bytes/payment |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for r in [*rows, {"stage": "**total**", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
                 print(f"| {r['stage']} | {1000 * r['wall'] / n:.3f} | {1000 * r['cpu'] / n:.3f} | "
-                      f"{1000 * r['pg_cpu'] / n:.3f} | {1000 * r['sql'] / n:.1f} |")
-            tot = {k: sum(r[k] for r in rows) for k in ("wall", "cpu", "pg_cpu", "sql")}
-            print(f"| **total** | **{1000 * tot['wall'] / n:.3f}** | **{1000 * tot['cpu'] / n:.3f}** | "
-                  f"**{1000 * tot['pg_cpu'] / n:.3f}** | **{1000 * tot['sql'] / n:.1f}** |")
+                      f"{1000 * r['pg_cpu'] / n:.3f} | {1000 * r['sql'] / n:.1f} | {r['wal_records'] / n:.1f} | "
+                      f"{1000 * r['wal_fpi'] / n:.1f} | {r['wal_bytes'] / n:,.0f} |")
             print(json.dumps({"payments": n, "stages": rows, "load": os.getloadavg()}))
             print("slowest statements (count, total s):")
             for sql, (count, spent) in sorted(slow.items(), key=lambda kv: -kv[1][1])[:12]:
