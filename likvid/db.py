@@ -230,8 +230,8 @@ class _TextArray(TypeDecorator[Any]):
 def _text_array(item_type: Any) -> _TextArray:
     """The ``_TextArray`` of a column's type, made once per column: SQLAlchemy builds a type
     decorator's comparator class on first use and keeps it on the instance, so a new instance
-    per statement built it again each time (about a third of ``among``'s CPU, 2% of a payment
-    batch's in the worker: bench/profile_import.py)."""
+    per statement built it again each time (``among`` took 157 µs instead of 94 for two values,
+    medians of seven alternated timings; a payment batch calls it about twenty times)."""
     return _TextArray(item_type)
 
 
