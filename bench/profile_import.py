@@ -101,13 +101,24 @@ def main(argv: list[str] | None = None) -> int:
             profiler = cProfile.Profile()
             rows: list[dict[str, Any]] = []
 
-            def wal() -> tuple[int, int, int]:
-                """The cluster's WAL so far (pg_stat_wal): records, full-page images, bytes."""
+            def wal_bytes() -> int:
+                """Where the cluster's write-ahead log has got to, in bytes: exact at once, where
+                pg_stat_wal's counts reach it only when each backend reports them (up to seconds
+                later, so they are read once, over all three stages)."""
                 with read_session(app.db) as s:
-                    return tuple(s.execute(text("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")).one())
+                    return int(s.execute(text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")).scalar_one())
+
+            def wal_counts() -> tuple[int, int]:
+                """pg_stat_wal's WAL records and full-page images so far, once the backends that
+                wrote them have ended (a backend reports its counts when it ends, if not before)."""
+                engine_for(db_url).dispose()
+                time.sleep(0.5)
+                with read_session(app.db) as s:
+                    records, fpi = s.execute(text("SELECT wal_records, wal_fpi FROM pg_stat_wal")).one()
+                return int(records), int(fpi)
 
             def stage(name: str, fn: Callable[[], Any]) -> Any:
-                wal0 = wal()
+                wal0 = wal_bytes()
                 s0, w0, c0, pg0 = statements[0], time.perf_counter(), time.process_time(), postgres_cpu_s()
                 if args.profile == name:
                     profiler.enable()
@@ -116,14 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                     profiler.disable()
                 rows.append({"stage": name, "wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
                              "pg_cpu": postgres_cpu_s() - pg0, "sql": statements[0] - s0,
-                             **dict(zip(("wal_records", "wal_fpi", "wal_bytes"),
-                                        (int(b - a) for a, b in zip(wal0, wal(), strict=True)), strict=True))})
+                             "wal_bytes": wal_bytes() - wal0})
                 return out
 
             if args.statements:
                 with transaction(app.db) as s:  # (an external server must preload the module itself)
                     s.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
                     s.execute(text("SELECT pg_stat_statements_reset()"))
+            counts0 = wal_counts()
             stage("import", lambda: import_bgmax(app, file))
 
             inline = Inline(app)
@@ -147,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     pass
 
             stage("relay", publish)
-            engine_for(db_url).dispose()  # a backend reports its table statistics when it ends
-            time.sleep(0.5)
+            counts = wal_counts()  # (which also lets the backends report their table statistics)
             with read_session(app.db) as s:
                 applied = s.execute(text("SELECT count(*) FROM payments WHERE status = 'applied'")).scalar()
                 outbound = s.execute(text("SELECT count(*) FROM outbox WHERE queue = 'outbound'")).scalar()
@@ -157,14 +167,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n} payments: {applied} applied, {outbound} outbound events")
             print("row updates (heap-only in place / all): "
                   + ", ".join(f"{name} {hot:,} / {upd:,}" for name, upd, hot in updates))
+            (records, fpi) = (b - a for a, b in zip(counts0, counts, strict=True))
+            print(f"write-ahead log over the three stages: {records / n:.1f} records per payment,"
+                  f" {1000 * fpi / n:.1f} full-page images per 1,000 payments")
             print("| stage | wall ms/payment | CPU ms/payment | PostgreSQL CPU ms/payment | SQL/1000 payments"
-                  " | WAL records/payment | full-page images/1000 payments | WAL bytes/payment |")
-            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+                  " | WAL bytes/payment |")
+            print("|---|---:|---:|---:|---:|---:|")
             for r in [*rows, {"stage": "**total**", **{k: sum(r[k] for r in rows) for k in rows[0] if k != "stage"}}]:
                 print(f"| {r['stage']} | {1000 * r['wall'] / n:.3f} | {1000 * r['cpu'] / n:.3f} | "
-                      f"{1000 * r['pg_cpu'] / n:.3f} | {1000 * r['sql'] / n:.1f} | {r['wal_records'] / n:.1f} | "
-                      f"{1000 * r['wal_fpi'] / n:.1f} | {r['wal_bytes'] / n:,.0f} |")
-            print(json.dumps({"payments": n, "stages": rows, "load": os.getloadavg()}))
+                      f"{1000 * r['pg_cpu'] / n:.3f} | {1000 * r['sql'] / n:.1f} | {r['wal_bytes'] / n:,.0f} |")
+            print(json.dumps({"payments": n, "stages": rows, "wal_records": records, "wal_fpi": fpi,
+                              "load": os.getloadavg()}))
             print("slowest statements (count, total s):")
             for sql, (count, spent) in sorted(slow.items(), key=lambda kv: -kv[1][1])[:12]:
                 print(f"  {count:5d} {spent:7.2f}  {sql}")
